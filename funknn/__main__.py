@@ -1,0 +1,161 @@
+"""Command line: ``python -m funknn train|evaluate|render``.
+
+Examples::
+
+    python -m funknn train --mode factor --steps 2000 --out data/checkpoints/photos_factor.pt
+    python -m funknn evaluate --checkpoint data/checkpoints/photos_factor.pt --hierarchical
+    python -m funknn render --checkpoint data/checkpoints/photos_factor.pt --input low.png \
+        --size 512 512 --output high.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data as data_mod
+from .models import FunkNN, count_parameters
+from .models.baselines import Interpolator
+from .sampling import KERNELS
+from .training import MODES, TrainConfig, evaluate, load, train
+
+
+def _dataset(spec: str, split: str, channels: int, short_side: int) -> data_mod.ImageCollection:
+    if spec == "photos":
+        return data_mod.embedded_photos(split, short_side=short_side, channels=channels)
+    return data_mod.image_folder(spec, channels=channels)
+
+
+def _device(name: str | None) -> torch.device:
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    torch.manual_seed(args.seed)
+    device = _device(args.device)
+    images = _dataset(args.data, "train", args.channels, args.short_side)
+    model = FunkNN(in_channels=args.channels, network=args.network, kernel=args.kernel,
+                   patch_size=args.patch_size).to(device)
+    config = TrainConfig(mode=args.mode, size=args.size, steps=args.steps,
+                         batch_images=args.batch_images, batch_pixels=args.batch_pixels, lr=args.lr,
+                         loss=args.loss, seed=args.seed, checkpoint_every=args.checkpoint_every)
+    command = "python -m funknn " + " ".join(shlex.quote(a) for a in args.argv)
+    meta = {"command": command, "data": args.data if args.data != "photos" else
+            f"embedded photos (train split: {', '.join(data_mod.EMBEDDED_SPLITS['train'])}), "
+            f"short side {args.short_side}",
+            "low_resolution_sizes": "d in [n/8, n/2) with target 2d" if args.mode == "factor" else
+            ("d = n/2" if args.mode == "single" else "d in [n/4, n/2)"),
+            "crop_size": args.size, "parameters": count_parameters(model)}
+    print(f"FunkNN ({args.network}, {args.kernel}): {count_parameters(model):,} parameters; "
+          f"{args.mode} mode, {args.steps} steps on {device}")
+    history = train(model, images, config, checkpoint=args.out, resume=not args.restart,
+                    progress=not args.no_progress, meta=meta)
+    tail = history["loss"][-50:]
+    print(f"done: step {history['step'][-1]}, mean loss of the last {len(tail)} steps "
+          f"{np.mean(tail):.5f}, {history['seconds']:.0f} s; checkpoint {args.out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    device = _device(args.device)
+    model = load(args.checkpoint, device=device) if args.checkpoint else Interpolator(args.kernel)
+    channels = model.config.get("in_channels", 3) if args.checkpoint else 3
+    images = _dataset(args.data, args.split, channels, args.short_side).tiles(args.tile, args.limit)
+    results = evaluate(model, images.to(device), args.low_size, args.scales, hierarchical=args.hierarchical)
+    table = {f"x{s}": {k: (round(float(v.mean()), 3) if torch.is_tensor(v) else round(v, 3))
+                       for k, v in r.items()} for s, r in results.items()}
+    print(json.dumps({"images": len(images), "low_size": args.low_size, "results": table}, indent=2))
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from .rendering import render
+
+    device = _device(args.device)
+    model = load(args.checkpoint, device=device)
+    channels = model.config["in_channels"]
+    src = Path(args.input)
+    if not src.is_file():
+        raise FileNotFoundError(f"input image {str(src)!r} does not exist")
+    with Image.open(src) as im:
+        array = np.asarray(im.convert("RGB" if channels == 3 else "L"))
+    low = data_mod._to_tensor(array, channels)[None].to(device)
+    out = render(model, low, tuple(args.size), chunk=args.chunk, hierarchical=args.hierarchical)
+    pixels = (out[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(pixels[..., 0] if channels == 1 else pixels).save(args.output)
+    print(f"rendered {tuple(low.shape[-2:])} -> {tuple(out.shape[-2:])}: {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m funknn", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a FunkNN and write a resumable checkpoint")
+    t.add_argument("--data", default="photos", help="'photos' (embedded) or a folder of images")
+    t.add_argument("--mode", choices=MODES, default="factor")
+    t.add_argument("--network", choices=("cnn", "mlp"), default="cnn")
+    t.add_argument("--kernel", choices=KERNELS, default="bicubic")
+    t.add_argument("--patch-size", type=int, default=9)
+    t.add_argument("--channels", type=int, choices=(1, 3), default=3)
+    t.add_argument("--size", type=int, default=64, help="high-resolution crop side n")
+    t.add_argument("--short-side", type=int, default=256, help="embedded photos: short side after resizing")
+    t.add_argument("--steps", type=int, default=1000)
+    t.add_argument("--batch-images", type=int, default=64)
+    t.add_argument("--batch-pixels", type=int, default=512)
+    t.add_argument("--lr", type=float, default=1e-4)
+    t.add_argument("--loss", choices=("l1", "l2"), default="l1")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--checkpoint-every", type=int, default=50)
+    t.add_argument("--out", required=True, help="checkpoint file (resumed if it exists)")
+    t.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    t.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="super-resolution SNR of a checkpoint (or a plain kernel)")
+    e.add_argument("--checkpoint", default=None, help="checkpoint file; omit to evaluate --kernel")
+    e.add_argument("--kernel", choices=KERNELS, default="bicubic")
+    e.add_argument("--data", default="photos")
+    e.add_argument("--split", choices=tuple(data_mod.EMBEDDED_SPLITS), default="test")
+    e.add_argument("--short-side", type=int, default=256)
+    e.add_argument("--tile", type=int, default=128, help="side of the ground-truth tiles")
+    e.add_argument("--low-size", type=int, default=32)
+    e.add_argument("--scales", type=int, nargs="+", default=[2, 4])
+    e.add_argument("--limit", type=int, default=None)
+    e.add_argument("--hierarchical", action="store_true")
+    e.add_argument("--device", default=None)
+    e.set_defaults(func=cmd_evaluate)
+
+    r = sub.add_parser("render", help="render an image file at any size with a checkpoint")
+    r.add_argument("--checkpoint", required=True)
+    r.add_argument("--input", required=True)
+    r.add_argument("--output", required=True)
+    r.add_argument("--size", type=int, nargs=2, required=True, metavar=("H", "W"))
+    r.add_argument("--chunk", type=int, default=16384)
+    r.add_argument("--hierarchical", action="store_true")
+    r.add_argument("--device", default=None)
+    r.set_defaults(func=cmd_render)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Data: the embedded photo sets (from scikit-image's bundled images) and loaders for user
+image folders (CelebA-HQ, LSUN exported as images).
+
+An :class:`ImageCollection` holds images of shape (C, H, W) in [0, 1]; it serves random
+training crops (with flips) and deterministic test tiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+#: Source images of the embedded sets, split by *source image*. Natural photographs for
+#: training and testing; another domain (astronomy, microscopy, retinal fundus) as the
+#: out-of-distribution set. All are bundled with scikit-image (no download).
+EMBEDDED_SPLITS: dict[str, tuple[str, ...]] = {
+    "train": ("astronaut", "rocket", "stereo_motorcycle", "coins", "clock", "moon",
+              "brick", "grass", "gravel"),
+    "test": ("chelsea", "coffee", "camera"),
+    "ood": ("hubble_deep_field", "immunohistochemistry", "retina"),
+}
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+DATA_HINT = ("see data/README.md for where to get CelebA-HQ and LSUN-bedroom and the expected "
+             "folder layout (a flat folder of image files)")
+
+
+def resize(images: torch.Tensor, size: int | Sequence[int]) -> torch.Tensor:
+    """Antialiased bicubic resize, as used to make low-resolution inputs and targets.
+
+    Args:
+        images: (B, C, H, W).
+        size: output side or (H, W).
+
+    Returns:
+        (B, C, h, w).
+    """
+    if images.dim() != 4:
+        raise ValueError(f"images must have shape (B, C, H, W), got {tuple(images.shape)}")
+    hw = (int(size), int(size)) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
+    if min(hw) < 1:
+        raise ValueError(f"size must be positive, got {size}")
+    if tuple(images.shape[-2:]) == hw:
+        return images
+    return F.interpolate(images, size=hw, mode="bicubic", antialias=True, align_corners=False)
+
+
+def _to_tensor(array: np.ndarray, channels: int) -> torch.Tensor:
+    """(H, W[, c]) uint8/float array → (channels, H, W) float32 in [0, 1]."""
+    a = np.asarray(array)
+    a = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.shape[-1] == 4:
+        a = a[..., :3]
+    t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)
+    if t.shape[0] == channels:
+        return t
+    if channels == 1:
+        return t.mean(0, keepdim=True)
+    if t.shape[0] == 1:
+        return t.expand(channels, -1, -1).clone()
+    raise ValueError(f"cannot convert an image with {t.shape[0]} channels to {channels}")
+
+
+def _rescale_short_side(image: torch.Tensor, short_side: int | None) -> torch.Tensor:
+    if short_side is None:
+        return image
+    h, w = image.shape[-2:]
+    s = short_side / min(h, w)
+    return resize(image[None], (max(1, round(h * s)), max(1, round(w * s))))[0].clamp(0, 1)
+
+
+class ImageCollection:
+    """A list of images (C, H, W) in [0, 1], possibly of different sizes.
+
+    Args:
+        images: sequence of (C, H, W) tensors with the same C.
+        names: optional names, one per image.
+    """
+
+    def __init__(self, images: Sequence[torch.Tensor], names: Sequence[str] | None = None) -> None:
+        if len(images) == 0:
+            raise ValueError("an ImageCollection needs at least one image")
+        channels = {im.shape[0] for im in images}
+        if len(channels) != 1 or any(im.dim() != 3 for im in images):
+            raise ValueError("images must all have shape (C, H, W) with the same C")
+        self.images = list(images)
+        self.names = list(names) if names is not None else [str(i) for i in range(len(images))]
+        self.channels = channels.pop()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.images[i]
+
+    def _check_size(self, size: int) -> None:
+        small = [n for n, im in zip(self.names, self.images) if min(im.shape[-2:]) < size]
+        if small:
+            raise ValueError(f"crop size {size} is larger than images {small[:5]}")
+
+    def random_crops(self, batch: int, size: int, generator: torch.Generator | None = None,
+                     flips: bool = True) -> torch.Tensor:
+        """Random ``size``×``size`` crops of randomly chosen images, randomly flipped left-right.
+
+        Returns:
+            (batch, C, size, size).
+        """
+        self._check_size(size)
+        g = generator
+        which = torch.randint(len(self.images), (batch,), generator=g)
+        out = torch.empty(batch, self.channels, size, size)
+        for k, i in enumerate(which.tolist()):
+            im = self.images[i]
+            top = int(torch.randint(im.shape[1] - size + 1, (1,), generator=g))
+            left = int(torch.randint(im.shape[2] - size + 1, (1,), generator=g))
+            crop = im[:, top:top + size, left:left + size]
+            if flips and bool(torch.randint(2, (1,), generator=g)):
+                crop = crop.flip(-1)
+            out[k] = crop
+        return out
+
+    def tiles(self, size: int, limit: int | None = None) -> torch.Tensor:
+        """Non-overlapping ``size``×``size`` tiles of every image, in order (deterministic).
+
+        Returns:
+            (T, C, size, size).
+        """
+        self._check_size(size)
+        out = []
+        for im in self.images:
+            for top in range(0, im.shape[1] - size + 1, size):
+                for left in range(0, im.shape[2] - size + 1, size):
+                    out.append(im[:, top:top + size, left:left + size])
+        stacked = torch.stack(out)
+        return stacked[:limit] if limit is not None else stacked
+
+
+def embedded_photos(split: str = "train", short_side: int = 256, channels: int = 3) -> ImageCollection:
+    """The embedded photo sets built from scikit-image's bundled images (no download).
+
+    Args:
+        split: ``"train"``, ``"test"`` (held-out source images) or ``"ood"`` (another domain).
+        short_side: each source image is resized (antialiased) so its shorter side has this length.
+        channels: 3 (grey images repeated) or 1 (colour images averaged).
+
+    Returns:
+        An :class:`ImageCollection` (stereo_motorcycle contributes both views).
+    """
+    if split not in EMBEDDED_SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {tuple(EMBEDDED_SPLITS)}")
+    import skimage.data
+
+    images, names = [], []
+    for name in EMBEDDED_SPLITS[split]:
+        loaded = getattr(skimage.data, name)()
+        views = loaded[:2] if isinstance(loaded, tuple) else (loaded,)
+        for v, array in enumerate(views):
+            images.append(_rescale_short_side(_to_tensor(array, channels), short_side))
+            names.append(name if len(views) == 1 else f"{name}_{v}")
+    return ImageCollection(images, names)
+
+
+def image_folder(path: str | Path, size: int | None = None, channels: int = 3,
+                 limit: int | None = None) -> ImageCollection:
+    """Load a flat folder of images (e.g. CelebA-HQ or LSUN-bedroom exported as PNG/JPEG).
+
+    Args:
+        path: the folder.
+        size: if given, each image is centre-cropped to a square and resized to size×size.
+        channels: 3 or 1.
+        limit: read at most this many files (sorted by name).
+
+    Returns:
+        An :class:`ImageCollection`.
+    """
+    from PIL import Image
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"dataset folder {str(folder)!r} does not exist; {DATA_HINT}")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"dataset folder {str(folder)!r} holds no image files "
+                                f"({', '.join(IMAGE_SUFFIXES)}); {DATA_HINT}")
+    images = []
+    for f in files[:limit]:
+        try:
+            with Image.open(f) as im:
+                array = np.asarray(im.convert("RGB" if channels == 3 else "L"))
+        except Exception as err:  # PIL raises several types for broken files
+            raise ValueError(f"cannot read image file {str(f)!r}: {err}") from err
+        t = _to_tensor(array, channels)
+        if size is not None:
+            h, w = t.shape[-2:]
+            s = min(h, w)
+            t = t[:, (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+            t = resize(t[None], size)[0].clamp(0, 1)
+        images.append(t)
+    return ImageCollection(images, [f.name for f in files[:limit]])

@@ -1,0 +1,165 @@
+"""FunkNN: a small network that regresses image intensity at a continuous coordinate from a
+patch of the low-resolution image around it (Appendix A.2 of the paper)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..sampling import KERNELS, check_coords, check_image, sample
+
+NETWORKS = ("cnn", "mlp")
+
+
+class _SamePad2x2Conv(nn.Conv2d):
+    """2×2 convolution that keeps the spatial size: output pixel (i, j) sees input pixels
+    (i-1..i, j-1..j), with zeros above and left of the patch."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(in_channels, out_channels, kernel_size=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x)[:, :, 1:, 1:]
+
+
+class PatchCNN(nn.Module):
+    """The paper's patch network: eight 2×2 convolutions (64 channels) in groups of 3, 3, 2
+    separated by 2×2 max-pools, residual skips between convolutions of equal width, then four
+    fully connected layers (three hidden of width 64 with skips, one output).
+
+    Input (M, C, p, p), output (M, C).
+    """
+
+    def __init__(self, channels: int, patch_size: int, width: int = 64) -> None:
+        super().__init__()
+        self.groups = nn.ModuleList([
+            nn.ModuleList([_SamePad2x2Conv(channels if (g == 0 and i == 0) else width, width)
+                           for i in range(n)])
+            for g, n in enumerate((3, 3, 2))
+        ])
+        side = patch_size // 2 // 2
+        if side < 1:
+            raise ValueError(f"patch_size must be at least 4 for the cnn network, got {patch_size}")
+        self.fc_in = nn.Linear(width * side * side, width)
+        self.fc_hidden = nn.ModuleList([nn.Linear(width, width) for _ in range(2)])
+        self.fc_out = nn.Linear(width, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for g, group in enumerate(self.groups):
+            if g > 0:
+                x = F.max_pool2d(x, 2)
+            for conv in group:
+                y = F.relu(conv(x))
+                x = y + x if y.shape == x.shape else y
+        h = F.relu(self.fc_in(x.flatten(1)))
+        for layer in self.fc_hidden:
+            h = F.relu(layer(h)) + h
+        return self.fc_out(h)
+
+
+class PatchMLP(nn.Module):
+    """Faster variant: an MLP on the flattened patch. Input (M, C, p, p), output (M, C)."""
+
+    def __init__(self, channels: int, patch_size: int, width: int = 256, depth: int = 3) -> None:
+        super().__init__()
+        self.fc_in = nn.Linear(channels * patch_size * patch_size, width)
+        self.hidden = nn.ModuleList([nn.Linear(width, width) for _ in range(depth - 1)])
+        self.fc_out = nn.Linear(width, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.fc_in(x.flatten(1)))
+        for layer in self.hidden:
+            h = F.relu(layer(h)) + h
+        return self.fc_out(h)
+
+
+class FunkNN(nn.Module):
+    r"""Functional neural network: :math:`u(\mathbf{x}) = \mathrm{CNN}(\mathrm{ST}(\mathbf{x}, I))`.
+
+    For each query coordinate a ``patch_size``×``patch_size`` patch of the low-resolution image
+    ``I`` is sampled on a grid centred at the query, with a spacing of ``scale`` low-resolution
+    pixels per axis (two trainable numbers, starting at one pixel). The network maps the patch
+    to the intensity; the patch's centre value (the plain interpolation at the query) is added
+    to its output.
+
+    Args:
+        in_channels: image channels C.
+        network: ``"cnn"`` (the paper's ~140K-parameter network) or ``"mlp"`` (faster).
+        kernel: sampler of the spatial transformer (``"bilinear"``, ``"bicubic"``,
+            ``"cubic_conv"``); only ``"cubic_conv"`` has usable second derivatives.
+        patch_size: odd patch side p.
+        width: channel / hidden width of the network.
+
+    Shapes:
+        ``model(coords, image)``: coords (B, N, 2) in [-1, 1], image (B, C, H, W) → (B, N, C).
+
+    Example:
+        >>> model = FunkNN(in_channels=3)
+        >>> model(torch.zeros(2, 5, 2), torch.rand(2, 3, 16, 12)).shape
+        torch.Size([2, 5, 3])
+    """
+
+    def __init__(self, in_channels: int = 3, network: str = "cnn", kernel: str = "bicubic",
+                 patch_size: int = 9, width: int = 64) -> None:
+        super().__init__()
+        if network not in NETWORKS:
+            raise ValueError(f"unknown network {network!r}; expected one of {NETWORKS}")
+        if kernel not in KERNELS:
+            raise ValueError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
+        if int(in_channels) < 1:
+            raise ValueError(f"in_channels must be positive, got {in_channels}")
+        if patch_size < 1 or patch_size % 2 == 0:
+            raise ValueError(f"patch_size must be a positive odd number, got {patch_size}")
+        self.config = dict(in_channels=int(in_channels), network=network, kernel=kernel,
+                           patch_size=int(patch_size), width=int(width))
+        self.in_channels = int(in_channels)
+        self.kernel = kernel
+        self.patch_size = int(patch_size)
+        self.centre = patch_size // 2
+        # patch spacing in units of low-resolution pixels, (x, y)
+        self.scale = nn.Parameter(torch.ones(2))
+        if network == "cnn":
+            self.net: nn.Module = PatchCNN(in_channels, patch_size, width)
+        else:
+            self.net = PatchMLP(in_channels, patch_size, width=4 * width)
+        offsets = torch.arange(patch_size, dtype=torch.float32) - self.centre
+        oy, ox = torch.meshgrid(offsets, offsets, indexing="ij")
+        self.register_buffer("offsets", torch.stack([ox.reshape(-1), oy.reshape(-1)], -1),
+                             persistent=False)                      # (p*p, 2), row-major
+
+    def patches(self, coords: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """The spatial transformer: patches around each query.
+
+        Args:
+            coords: (B, N, 2); image: (B, C, H, W).
+
+        Returns:
+            (B, N, C, p, p) patches sampled with the model's kernel.
+        """
+        B, C, H, W = image.shape
+        N = coords.shape[1]
+        p = self.patch_size
+        pixel = torch.tensor([2.0 / W, 2.0 / H], device=image.device, dtype=image.dtype)
+        step = (self.offsets.to(image.dtype) * (self.scale.to(image.dtype) * pixel))  # (p*p, 2)
+        where = coords.to(image.dtype).unsqueeze(2) + step                          # (B, N, p*p, 2)
+        values = sample(image, where.reshape(B, N * p * p, 2), self.kernel, validate=False)
+        return values.reshape(B, N, p, p, C).permute(0, 1, 4, 2, 3)
+
+    def forward(self, coords: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        check_image(image)
+        if image.shape[1] != self.in_channels:
+            raise ValueError(f"image has {image.shape[1]} channels but the model expects "
+                             f"in_channels={self.in_channels}")
+        check_coords(coords, batch=image.shape[0])
+        B, N = coords.shape[:2]
+        patch = self.patches(coords, image)                                         # (B, N, C, p, p)
+        flat = patch.reshape(B * N, self.in_channels, self.patch_size, self.patch_size)
+        flat = flat.contiguous(memory_format=torch.channels_last)  # oneDNN's fast layout
+        out = self.net(flat) + flat[:, :, self.centre, self.centre]
+        return out.reshape(B, N, self.in_channels)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

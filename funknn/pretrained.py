@@ -1,0 +1,38 @@
+"""Shipped checkpoints in ``data/checkpoints/`` (produced by committed commands)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+#: name → one line of description. Each file records its training command in its metadata.
+PRETRAINED: dict[str, str] = {
+    "photos_factor": "FunkNN (CNN, bicubic kernel), factor mode, embedded RGB photos, crops of 64",
+}
+
+
+def checkpoint_dir() -> Path:
+    """``$FUNKNN_CHECKPOINTS`` if set, else ``data/checkpoints`` of the source tree."""
+    env = os.environ.get("FUNKNN_CHECKPOINTS")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "data" / "checkpoints"
+
+
+def available_pretrained() -> dict[str, str]:
+    """Names of the shipped checkpoints, with one line of description each."""
+    return dict(PRETRAINED)
+
+
+def pretrained(name: str, device: torch.device | str | None = None) -> nn.Module:
+    """Load a shipped checkpoint by name (see :func:`available_pretrained`)."""
+    from .training import load
+
+    if name not in PRETRAINED:
+        raise ValueError(f"unknown pretrained model {name!r}; available: {sorted(PRETRAINED)}")
+    path = checkpoint_dir() / f"{name}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained checkpoint {str(path)!r} is missing; it is produced by "
+                                "the command in data/checkpoints/README.md (or set FUNKNN_CHECKPOINTS)")
+    return load(path, device=device)

@@ -1,0 +1,62 @@
+"""Rendering a continuous model on a pixel grid of any size, in chunks of bounded memory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .sampling import check_image, grid_coords
+
+
+def _size(size: int | Sequence[int]) -> tuple[int, int]:
+    hw = (int(size), int(size)) if isinstance(size, int) else tuple(int(s) for s in size)
+    if len(hw) != 2 or min(hw) < 1:
+        raise ValueError(f"size must be a positive int or (H, W), got {size!r}")
+    return hw  # type: ignore[return-value]
+
+
+def _render_direct(model: nn.Module, image: torch.Tensor, size: tuple[int, int],
+                   chunk: int) -> torch.Tensor:
+    B = image.shape[0]
+    H, W = size
+    coords = grid_coords(H, W, device=image.device, dtype=image.dtype)
+    parts = []
+    for start in range(0, H * W, chunk):
+        c = coords[start:start + chunk].unsqueeze(0).expand(B, -1, -1)
+        parts.append(model(c, image))                      # (B, n, C)
+    out = torch.cat(parts, dim=1)                          # (B, H*W, C)
+    return out.transpose(1, 2).reshape(B, -1, H, W)
+
+
+def render(model: nn.Module, image: torch.Tensor, size: int | Sequence[int], chunk: int = 16384,
+           hierarchical: bool = False, grad: bool = False) -> torch.Tensor:
+    """Evaluate a continuous model at the pixel centres of an H×W grid.
+
+    Args:
+        model: callable ``model(coords (B, N, 2), image (B, C, h, w)) -> (B, N, C)``.
+        image: (B, C, h, w) low-resolution input.
+        size: output side or (H, W); any size, not only multiples of the input.
+        chunk: queries per image evaluated at once (memory grows linearly with it).
+        hierarchical: for factor-trained models: double the resolution repeatedly
+            (h → 2h → 4h …) while that does not exceed ``size``, each step feeding the previous
+            output back in, then render the last step directly to ``size`` if needed.
+        grad: keep the autograd graph (memory then grows with the output size).
+
+    Returns:
+        (B, C, H, W).
+    """
+    check_image(image)
+    H, W = _size(size)
+    if int(chunk) < 1:
+        raise ValueError(f"chunk must be a positive number of queries, got {chunk}")
+    with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
+        current = image
+        if hierarchical:
+            while 2 * current.shape[-2] <= H and 2 * current.shape[-1] <= W:
+                current = _render_direct(model, current, (2 * current.shape[-2], 2 * current.shape[-1]),
+                                         int(chunk))
+        if tuple(current.shape[-2:]) != (H, W):
+            current = _render_direct(model, current, (H, W), int(chunk))
+        return current

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from funknn.data import EMBEDDED_SPLITS, ImageCollection, embedded_photos, image_folder, resize
+
+
+def test_embedded_splits_are_disjoint_by_source():
+    names = [set(v) for v in EMBEDDED_SPLITS.values()]
+    assert not (names[0] & names[1]) and not (names[0] & names[2]) and not (names[1] & names[2])
+
+
+@pytest.mark.parametrize("split", ["train", "test", "ood"])
+def test_embedded_photos_load(split):
+    c = embedded_photos(split, short_side=64)
+    assert c.channels == 3 and len(c) >= 3
+    assert all(min(im.shape[-2:]) == 64 for im in c.images)
+    assert all(0 <= float(im.min()) and float(im.max()) <= 1 for im in c.images)
+
+
+def test_embedded_grey():
+    assert embedded_photos("test", short_side=32, channels=1).channels == 1
+
+
+def test_random_crops_and_tiles():
+    c = ImageCollection([torch.rand(3, 40, 50), torch.rand(3, 33, 33)], ["a", "b"])
+    g = torch.Generator().manual_seed(1)
+    crops = c.random_crops(5, 16, g)
+    assert crops.shape == (5, 3, 16, 16)
+    again = c.random_crops(5, 16, torch.Generator().manual_seed(1))
+    assert torch.equal(crops, again)
+    tiles = c.tiles(16)
+    assert tiles.shape == (2 * 3 + 2 * 2, 3, 16, 16)
+    assert torch.equal(tiles[0], c[0][:, :16, :16])
+    with pytest.raises(ValueError, match="larger than"):
+        c.random_crops(1, 34)
+
+
+def test_resize_antialiased():
+    x = torch.rand(2, 3, 32, 32)
+    assert resize(x, 8).shape == (2, 3, 8, 8)
+    assert resize(x, (16, 8)).shape == (2, 3, 16, 8)
+    const = torch.full((1, 1, 32, 32), 0.5)
+    assert torch.allclose(resize(const, 7), torch.full((1, 1, 7, 7), 0.5), atol=1e-6)
+    with pytest.raises(ValueError, match="size"):
+        resize(x, 0)
+
+
+def test_image_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    c = image_folder(tmp_path, size=16)
+    assert len(c) == 3 and c[0].shape == (3, 16, 16)
+    assert image_folder(tmp_path, channels=1, limit=2)[0].shape == (1, 40, 30)
+
+
+def test_image_folder_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist.*data/README.md"):
+        image_folder(tmp_path / "celeba_hq")
+    with pytest.raises(FileNotFoundError, match="no image files"):
+        image_folder(tmp_path)
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="cannot read image file"):
+        image_folder(tmp_path)
+
+
+def test_bad_split():
+    with pytest.raises(ValueError, match="unknown split"):
+        embedded_photos("validation")

@@ -1,0 +1,99 @@
+import pytest
+import torch
+
+from funknn import FunkNN, count_parameters, render
+from funknn.models.baselines import Interpolator
+from funknn.sampling import grid_coords
+
+
+@pytest.mark.parametrize("network", ["cnn", "mlp"])
+@pytest.mark.parametrize("C", [1, 3])
+@pytest.mark.parametrize("kernel", ["bilinear", "bicubic", "cubic_conv"])
+def test_shapes_non_square(network, C, kernel):
+    model = FunkNN(in_channels=C, network=network, kernel=kernel)
+    out = model(torch.rand(2, 17, 2) * 2 - 1, torch.rand(2, C, 13, 9))
+    assert out.shape == (2, 17, C)
+
+
+@pytest.mark.parametrize("C,expected", [(1, 140_291), (3, 140_933)])
+def test_parameter_count_close_to_paper(C, expected):
+    n = count_parameters(FunkNN(in_channels=C))
+    assert n == expected
+    assert abs(n - 140_000) / 140_000 < 0.02
+
+
+def test_scale_parameters_trainable_and_start_at_one_pixel():
+    model = FunkNN(3)
+    assert torch.equal(model.scale.detach(), torch.ones(2))
+    image = torch.rand(1, 3, 10, 10)
+    coords = torch.zeros(1, 1, 2)
+    patch = model.patches(coords, image)             # (1, 1, 3, 9, 9)
+    # with scale 1 the patch samples the pixel grid: neighbours are one low-res pixel apart
+    centre_pixel = torch.tensor([[[2 * 5 + 1 - 10, 2 * 5 + 1 - 10]]]) / 10.0  # centre of pixel (5, 5)
+    patch = model.patches(centre_pixel, image)
+    assert torch.allclose(patch[0, 0, :, 4, 4], image[0, :, 5, 5], atol=1e-6)
+    assert torch.allclose(patch[0, 0, :, 4, 5], image[0, :, 5, 6], atol=1e-6)
+    assert torch.allclose(patch[0, 0, :, 3, 4], image[0, :, 4, 5], atol=1e-6)
+    model(coords, image).sum().backward()
+    assert model.scale.grad is not None and model.scale.grad.abs().sum() > 0
+
+
+def test_centre_pixel_is_added():
+    model = FunkNN(1)
+    for p in model.net.parameters():
+        torch.nn.init.zeros_(p)
+    image = torch.rand(2, 1, 8, 6)
+    coords = torch.rand(2, 30, 2) * 2 - 1
+    assert torch.allclose(model(coords, image), Interpolator("bicubic")(coords, image), atol=1e-6)
+
+
+def test_gradient_flows_to_coordinates_and_image():
+    model = FunkNN(1, kernel="cubic_conv").double()
+    image = torch.rand(1, 1, 8, 8, dtype=torch.float64, requires_grad=True)
+    coords = (torch.rand(1, 4, 2, dtype=torch.float64) * 1.6 - 0.8).requires_grad_(True)
+    u = model(coords, image)
+    (g,) = torch.autograd.grad(u.sum(), coords, create_graph=True)
+    (h,) = torch.autograd.grad(g.sum(), image)
+    assert g.abs().sum() > 0 and h.abs().sum() > 0
+
+
+def test_render_chunks_agree_and_hierarchical_sizes():
+    model = FunkNN(3).eval()
+    image = torch.rand(2, 3, 8, 6)
+    full = render(model, image, (16, 12), chunk=10_000)
+    small = render(model, image, (16, 12), chunk=7)
+    assert full.shape == (2, 3, 16, 12)
+    assert torch.allclose(full, small, atol=1e-5)
+    assert render(model, image, (32, 24), hierarchical=True).shape == (2, 3, 32, 24)
+    assert render(model, image, (20, 15), hierarchical=True).shape == (2, 3, 20, 15)
+    with pytest.raises(ValueError, match="chunk"):
+        render(model, image, 16, chunk=0)
+    with pytest.raises(ValueError, match="size"):
+        render(model, image, (0, 4))
+
+
+def test_render_matches_model_on_grid():
+    model = FunkNN(1).eval()
+    image = torch.rand(1, 1, 5, 7)
+    out = render(model, image, (9, 11))
+    with torch.no_grad():
+        direct = model(grid_coords(9, 11)[None], image)
+    assert torch.allclose(out.flatten(2).transpose(1, 2), direct, atol=1e-6)
+
+
+def test_model_bad_inputs():
+    with pytest.raises(ValueError, match="unknown network"):
+        FunkNN(3, network="transformer")
+    with pytest.raises(ValueError, match="unknown kernel"):
+        FunkNN(3, kernel="nearest")
+    with pytest.raises(ValueError, match="patch_size"):
+        FunkNN(3, patch_size=8)
+    with pytest.raises(ValueError, match="in_channels"):
+        FunkNN(0)
+    model = FunkNN(3)
+    with pytest.raises(ValueError, match="channels"):
+        model(torch.zeros(1, 4, 2), torch.rand(1, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        model(torch.full((1, 4, 2), 2.0), torch.rand(1, 3, 8, 8))
+    with pytest.raises(ValueError, match="batch size"):
+        model(torch.zeros(2, 4, 2), torch.rand(1, 3, 8, 8))

@@ -1,0 +1,152 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from funknn.sampling import KERNELS, cubic_conv, grid_coords, keys_weights, sample
+
+D = torch.float64
+
+
+def rand_coords(B, N, scale=1.0, dtype=D):
+    return (torch.rand(B, N, 2, dtype=dtype) * 2 - 1) * scale
+
+
+def test_grid_coords_convention():
+    c = grid_coords(3, 4)
+    assert c.shape == (12, 2)
+    # row-major: x varies fastest; pixel (i, j) centre at ((2j+1)/W - 1, (2i+1)/H - 1)
+    assert torch.allclose(c[1], torch.tensor([(2 * 1 + 1) / 4 - 1, 1 / 3 - 1]))
+    assert torch.allclose(c[4], torch.tensor([1 / 4 - 1, 3 / 3 - 1]))
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("C", [1, 3])
+def test_pixel_centres_reproduce_image(kernel, C):
+    img = torch.randn(2, C, 37, 31, dtype=D)
+    c = grid_coords(37, 31, dtype=D)[None].expand(2, -1, -1)
+    out = sample(img, c, kernel)
+    assert out.shape == (2, 37 * 31, C)
+    assert torch.allclose(out, img.flatten(2).transpose(1, 2), atol=1e-12)
+
+
+def test_bilinear_matches_grid_sample():
+    img = torch.randn(2, 3, 9, 13, dtype=D)
+    c = rand_coords(2, 50)
+    ref = F.grid_sample(img, c[:, None], mode="bilinear", padding_mode="reflection",
+                        align_corners=False)[:, :, 0].transpose(1, 2)
+    assert torch.allclose(sample(img, c, "bilinear"), ref)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.6])
+def test_cubic_conv_with_a_075_matches_torch_bicubic(scale):
+    img = torch.randn(2, 2, 11, 7, dtype=D)
+    c = rand_coords(2, 200, scale)
+    ref = sample(img, c, "bicubic", allow_outside=True)
+    assert torch.allclose(cubic_conv(img, c, a=-0.75), ref, atol=1e-12)
+
+
+def test_keys_weights_partition_of_unity_and_linear_reproduction():
+    t = torch.linspace(0, 1, 33, dtype=D)[:-1]
+    for a in (-0.5, -0.75):
+        assert torch.allclose(keys_weights(t, a).sum(-1), torch.ones_like(t))
+    # only a = -0.5 reproduces linear functions; a = -0.75 (torch's bicubic) does not
+    taps = torch.tensor([-1.0, 0, 1, 2], dtype=D)
+    assert torch.allclose((keys_weights(t, -0.5) * taps).sum(-1), t)
+    assert not torch.allclose((keys_weights(t, -0.75) * taps).sum(-1), t)
+    # a = -0.5 also reproduces quadratics (third order accurate)
+    w = keys_weights(t, -0.5)
+    assert torch.allclose((w * torch.tensor([1.0, 0, 1, 4], dtype=D)).sum(-1), t * t)
+
+
+def _image_of(f, H, W):
+    c = grid_coords(H, W, dtype=D)
+    return f(c[:, 0], c[:, 1]).reshape(1, 1, H, W)
+
+
+def test_cubic_conv_interpolates_smooth_function_accurately():
+    f = lambda x, y: torch.sin(2 * x) * torch.cos(1.5 * y)  # noqa: E731
+    H = W = 64
+    img = _image_of(f, H, W)
+    c = rand_coords(1, 500, 0.9)
+    err = (sample(img, c, "cubic_conv")[0, :, 0] - f(c[0, :, 0], c[0, :, 1])).abs().max()
+    assert err < 1e-4
+
+
+def test_cubic_conv_derivatives_of_smooth_function():
+    f = lambda x, y: torch.sin(2 * x) * torch.cos(1.5 * y)  # noqa: E731
+    img = _image_of(f, 128, 128)
+    c = rand_coords(1, 300, 0.8).requires_grad_(True)
+    u = sample(img, c, "cubic_conv")
+    (g,) = torch.autograd.grad(u.sum(), c, create_graph=True)
+    x, y = c[0, :, 0].detach(), c[0, :, 1].detach()
+    gx = 2 * torch.cos(2 * x) * torch.cos(1.5 * y)
+    gy = -1.5 * torch.sin(2 * x) * torch.sin(1.5 * y)
+    assert (g[0, :, 0] - gx).abs().max() < 2e-3
+    assert (g[0, :, 1] - gy).abs().max() < 2e-3
+    (gxx,) = torch.autograd.grad(g[..., 0].sum(), c, retain_graph=True)
+    # piecewise-cubic second derivative is first-order accurate: check the average error
+    assert (gxx[0, :, 0] + 4 * f(x, y)).abs().mean() < 0.05
+
+
+@pytest.mark.parametrize("where", ["random", "centres"])
+def test_cubic_conv_linear_images_exact_derivatives(where):
+    H, W = 24, 20  # queries within |x|, |y| <= 0.75 keep all taps inside (no reflection)
+    a, bx, by = 0.3, 1.7, -2.2
+    img = _image_of(lambda x, y: a + bx * x + by * y, H, W)
+    const = torch.full((1, 1, H, W), 0.7, dtype=D)
+    if where == "random":
+        c = rand_coords(1, 200, 0.75)
+    else:  # exactly on pixel centres, where a piecewise kernel switches pieces
+        c = grid_coords(H, W, dtype=D)[None]
+        c = c[:, (c[0].abs() < 0.75).all(-1)]
+    c = c.clone().requires_grad_(True)
+    for image, expect in ((img, (bx, by)), (const, (0.0, 0.0))):
+        u = sample(image, c, "cubic_conv")
+        (g,) = torch.autograd.grad(u.sum(), c, create_graph=True)
+        assert torch.allclose(g[0, :, 0], torch.full_like(g[0, :, 0], expect[0]), atol=1e-10)
+        assert torch.allclose(g[0, :, 1], torch.full_like(g[0, :, 1], expect[1]), atol=1e-10)
+        for k in range(2):
+            (h,) = torch.autograd.grad(g[..., k].sum(), c, retain_graph=True)
+            assert h.abs().max() < 1e-10
+
+
+def test_cubic_conv_gradcheck_and_gradgradcheck():
+    img = torch.randn(1, 2, 6, 5, dtype=D, requires_grad=True)
+    c = rand_coords(1, 7, 0.9).requires_grad_(True)
+    fn = lambda im, cc: sample(im, cc, "cubic_conv")  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (img, c))
+    assert torch.autograd.gradgradcheck(fn, (img, c))
+
+
+@pytest.mark.parametrize("kernel", ["bilinear", "bicubic"])
+def test_grid_sample_kernels_gradcheck(kernel):
+    img = torch.randn(1, 2, 6, 5, dtype=D, requires_grad=True)
+    c = rand_coords(1, 7, 0.9).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda im, cc: sample(im, cc, kernel), (img, c))
+
+
+def test_sample_bad_inputs():
+    img = torch.rand(2, 3, 8, 8)
+    c = torch.zeros(2, 5, 2)
+    with pytest.raises(ValueError, match="unknown kernel"):
+        sample(img, c, "lanczos")
+    with pytest.raises(ValueError, match=r"image must have shape \(B, C, H, W\)"):
+        sample(img[0], c)
+    with pytest.raises(ValueError, match=r"coords must have shape \(B, N, 2\)"):
+        sample(img, c[..., :1])
+    with pytest.raises(ValueError, match="batch size"):
+        sample(img, c[:1])
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        sample(img, c + 1.5)
+    bad = img.clone()
+    bad[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="non-finite"):
+        sample(bad, c)
+    with pytest.raises(ValueError, match="non-finite"):
+        sample(img, torch.full((2, 5, 2), float("inf")))
+    with pytest.raises(ValueError, match="floating-point"):
+        sample(img.long(), c)
+    with pytest.raises(TypeError):
+        sample(img.numpy(), c)
+    with pytest.raises(ValueError, match="grid size"):
+        grid_coords(0, 3)

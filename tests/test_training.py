@@ -1,0 +1,144 @@
+import pytest
+import torch
+
+import funknn
+from funknn.data import ImageCollection, embedded_photos
+from funknn.training import TrainConfig, evaluate, make_pair, pixel_batch, read_checkpoint, train
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return embedded_photos("train", short_side=48)
+
+
+def small_config(**kw):
+    base = dict(mode="factor", size=32, steps=4, batch_images=4, batch_pixels=64, lr=1e-3,
+                checkpoint_every=2, seed=3)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize("mode,expect", [("single", (16, 32)), ("continuous", None), ("factor", None)])
+def test_make_pair_sizes(mode, expect):
+    high = torch.rand(2, 3, 32, 32)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        low, target = make_pair(high, mode, g)
+        d, t = low.shape[-1], target.shape[-1]
+        if mode == "single":
+            assert (d, t) == expect
+        elif mode == "continuous":
+            assert 8 <= d < 16 and t == 32
+        else:
+            assert 4 <= d < 16 and t == 2 * d
+
+
+def test_pixel_batch_values_match_coords():
+    target = torch.rand(2, 3, 6, 5)
+    coords, values = pixel_batch(target, 10, torch.Generator().manual_seed(0))
+    assert coords.shape == (2, 10, 2) and values.shape == (2, 10, 3)
+    again = funknn.sample(target, coords, "bilinear")      # pixel centres are exact
+    assert torch.allclose(values, again, atol=1e-6)
+
+
+def test_training_lowers_the_loss():
+    torch.manual_seed(0)
+    # a smooth image family on which a short run must make progress
+    yy, xx = torch.meshgrid(torch.linspace(0, 6, 64), torch.linspace(0, 6, 64), indexing="ij")
+    images = [(0.5 + 0.4 * torch.sin(xx * (1 + k) / 2 + yy)).expand(1, -1, -1).clone() for k in range(4)]
+    data = ImageCollection(images)
+    model = funknn.FunkNN(1, network="mlp")
+    config = small_config(steps=60, batch_images=8, batch_pixels=128, lr=1e-3, loss="l2")
+    hist = train(model, data, config, progress=False)
+    first, last = sum(hist["loss"][:10]) / 10, sum(hist["loss"][-10:]) / 10
+    assert last < 0.5 * first
+
+
+def test_checkpoint_round_trip_and_resume(tmp_path, photos):
+    ckpt = tmp_path / "run.pt"
+    torch.manual_seed(0)
+    straight = funknn.FunkNN(3)
+    init = {k: v.clone() for k, v in straight.state_dict().items()}
+    train(straight, photos, small_config(steps=4), checkpoint=tmp_path / "straight.pt", progress=False)
+
+    interrupted = funknn.FunkNN(3)
+    interrupted.load_state_dict(init)
+    train(interrupted, photos, small_config(steps=2), checkpoint=ckpt, progress=False)
+    assert read_checkpoint(ckpt)["step"] == 2
+    resumed = funknn.FunkNN(3)
+    resumed.load_state_dict(init)
+    hist = train(resumed, photos, small_config(steps=4), checkpoint=ckpt, progress=False)
+    assert hist["step"] == [1, 2, 3, 4]
+    for k, v in straight.state_dict().items():
+        assert torch.allclose(v, resumed.state_dict()[k], atol=1e-6), k
+
+    loaded = funknn.load(ckpt)
+    assert loaded.meta["step"] == 4 and loaded.meta["train_config"]["mode"] == "factor"
+    for k, v in resumed.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k])
+    assert not loaded.training
+
+
+def test_resume_refuses_other_settings(tmp_path, photos):
+    ckpt = tmp_path / "run.pt"
+    train(funknn.FunkNN(3), photos, small_config(steps=2), checkpoint=ckpt, progress=False)
+    with pytest.raises(ValueError, match="differ"):
+        train(funknn.FunkNN(3), photos, small_config(steps=4, lr=5e-4), checkpoint=ckpt, progress=False)
+    with pytest.raises(ValueError, match="config"):
+        train(funknn.FunkNN(3, network="mlp"), photos, small_config(steps=4), checkpoint=ckpt,
+              progress=False)
+
+
+def test_save_load_and_errors(tmp_path):
+    model = funknn.FunkNN(1, kernel="cubic_conv", network="mlp")
+    path = tmp_path / "m.pt"
+    funknn.save(model, path, command="test", data="none")
+    loaded = funknn.load(path)
+    assert loaded.config == model.config and loaded.meta["command"] == "test"
+    x, c = torch.rand(1, 1, 8, 8), torch.rand(1, 5, 2) * 2 - 1
+    assert torch.equal(model.eval()(c, x), loaded(c, x))
+    assert not list(tmp_path.glob(".*.tmp")), "atomic write left a temporary file"
+
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        funknn.load(tmp_path / "missing.pt")
+    (tmp_path / "corrupt.pt").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="corrupt"):
+        funknn.load(tmp_path / "corrupt.pt")
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a funknn checkpoint"):
+        funknn.load(tmp_path / "other.pt")
+    record = torch.load(path, weights_only=True)
+    record["state_dict"].pop("scale")
+    torch.save(record, tmp_path / "mismatch.pt")
+    with pytest.raises(ValueError, match="does not match"):
+        funknn.load(tmp_path / "mismatch.pt")
+    with pytest.raises(TypeError, match="cannot save"):
+        funknn.save(torch.nn.Linear(2, 2), tmp_path / "lin.pt")
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="unknown training mode"):
+        TrainConfig(mode="random")
+    with pytest.raises(ValueError, match="unknown loss"):
+        TrainConfig(loss="huber")
+    with pytest.raises(ValueError, match="steps"):
+        TrainConfig(steps=0)
+    with pytest.raises(ValueError, match="lr"):
+        TrainConfig(lr=-1.0)
+
+
+def test_evaluate_interpolator():
+    from funknn.models.baselines import Interpolator
+
+    high = embedded_photos("test", short_side=64).tiles(32)
+    res = evaluate(Interpolator("bicubic"), high, 8, scales=(2, 4))
+    assert set(res) == {2, 4}
+    assert res[2]["snr"].shape == (len(high),)
+    assert res[2]["snr"].mean() > res[4]["snr"].mean()
+
+
+def test_pretrained_listing_and_errors():
+    names = funknn.available_pretrained()
+    assert "photos_factor" in names
+    with pytest.raises(ValueError, match="unknown pretrained"):
+        funknn.pretrained("nope")
