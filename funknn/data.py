@@ -167,7 +167,7 @@ def embedded_photos(split: str = "train", short_side: int = 256, channels: int =
 
 
 def image_folder(path: str | Path, size: int | None = None, channels: int = 3,
-                 limit: int | None = None) -> ImageCollection:
+                 limit: int | None = None, select: slice | None = None) -> ImageCollection:
     """Load a flat folder of images (e.g. CelebA-HQ or LSUN-bedroom exported as PNG/JPEG).
 
     Args:
@@ -175,6 +175,7 @@ def image_folder(path: str | Path, size: int | None = None, channels: int = 3,
         size: if given, each image is centre-cropped to a square and resized to size×size.
         channels: 3 or 1.
         limit: read at most this many files (sorted by name).
+        select: a slice of the sorted file list to read (applied before ``limit``).
 
     Returns:
         An :class:`ImageCollection`.
@@ -188,8 +189,13 @@ def image_folder(path: str | Path, size: int | None = None, channels: int = 3,
     if not files:
         raise FileNotFoundError(f"dataset folder {str(folder)!r} holds no image files "
                                 f"({', '.join(IMAGE_SUFFIXES)}); {DATA_HINT}")
+    if select is not None:
+        files = files[select]
+        if not files:
+            raise ValueError(f"the selection {select} of {str(folder)!r} holds no files")
+    files = files[:limit]
     images = []
-    for f in files[:limit]:
+    for f in files:
         try:
             with Image.open(f) as im:
                 array = np.asarray(im.convert("RGB" if channels == 3 else "L"))
@@ -202,4 +208,23 @@ def image_folder(path: str | Path, size: int | None = None, channels: int = 3,
             t = t[:, (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
             t = resize(t[None], size)[0].clamp(0, 1)
         images.append(t)
-    return ImageCollection(images, [f.name for f in files[:limit]])
+    return ImageCollection(images, [f.name for f in files])
+
+
+def celeba_hq(root: str | Path, split: str = "train", size: int = 128, test_count: int = 100,
+              limit: int | None = None) -> ImageCollection:
+    """CelebA-HQ exported as a flat folder of images (see data/README.md).
+
+    The files are sorted by name; the last ``test_count`` are the test split, the rest train.
+
+    Args:
+        root: the folder.
+        split: ``"train"`` or ``"test"``.
+        size: side the images are resized to (the paper: 128 for training, up to 1024 for testing).
+        test_count: number of test images (the paper: 100).
+        limit: read at most this many images.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"unknown split {split!r}; expected 'train' or 'test'")
+    select = slice(None, -test_count) if split == "train" else slice(-test_count, None)
+    return image_folder(root, size=size, select=select, limit=limit)

@@ -25,14 +25,19 @@ def available_pretrained() -> dict[str, str]:
     return dict(PRETRAINED)
 
 
-def pretrained(name: str, device: torch.device | str | None = None) -> nn.Module:
-    """Load a shipped checkpoint by name (see :func:`available_pretrained`)."""
-    from .training import load
-
+def pretrained_path(name: str) -> Path:
+    """Path of a shipped checkpoint; clear errors for unknown names and missing files."""
     if name not in PRETRAINED:
         raise ValueError(f"unknown pretrained model {name!r}; available: {sorted(PRETRAINED)}")
     path = checkpoint_dir() / f"{name}.pt"
     if not path.is_file():
         raise FileNotFoundError(f"pretrained checkpoint {str(path)!r} is missing; it is produced by "
                                 "the command in data/checkpoints/README.md (or set FUNKNN_CHECKPOINTS)")
-    return load(path, device=device)
+    return path
+
+
+def pretrained(name: str, device: torch.device | str | None = None) -> nn.Module:
+    """Load a shipped checkpoint by name (see :func:`available_pretrained`)."""
+    from .training import load
+
+    return load(pretrained_path(name), device=device)

@@ -22,9 +22,10 @@ def _render_direct(model: nn.Module, image: torch.Tensor, size: tuple[int, int],
     B = image.shape[0]
     H, W = size
     coords = grid_coords(H, W, device=image.device, dtype=image.dtype)
+    per_image = max(1, chunk // B)
     parts = []
-    for start in range(0, H * W, chunk):
-        c = coords[start:start + chunk].unsqueeze(0).expand(B, -1, -1)
+    for start in range(0, H * W, per_image):
+        c = coords[start:start + per_image].unsqueeze(0).expand(B, -1, -1)
         parts.append(model(c, image))                      # (B, n, C)
     out = torch.cat(parts, dim=1)                          # (B, H*W, C)
     return out.transpose(1, 2).reshape(B, -1, H, W)
@@ -38,7 +39,8 @@ def render(model: nn.Module, image: torch.Tensor, size: int | Sequence[int], chu
         model: callable ``model(coords (B, N, 2), image (B, C, h, w)) -> (B, N, C)``.
         image: (B, C, h, w) low-resolution input.
         size: output side or (H, W); any size, not only multiples of the input.
-        chunk: queries per image evaluated at once (memory grows linearly with it).
+        chunk: queries evaluated at once, over the whole batch (memory grows linearly with
+            it; at least one query per image).
         hierarchical: for factor-trained models: double the resolution repeatedly
             (h → 2h → 4h …) while that does not exceed ``size``, each step feeding the previous
             output back in, then render the last step directly to ``size`` if needed.

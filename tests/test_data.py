@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from funknn.data import EMBEDDED_SPLITS, ImageCollection, embedded_photos, image_folder, resize
+from funknn.data import EMBEDDED_SPLITS, ImageCollection, celeba_hq, embedded_photos, image_folder, resize
 
 
 def test_embedded_splits_are_disjoint_by_source():
@@ -70,3 +70,14 @@ def test_image_folder_errors(tmp_path):
 def test_bad_split():
     with pytest.raises(ValueError, match="unknown split"):
         embedded_photos("validation")
+
+
+def test_celeba_hq_split(tmp_path):
+    for i in range(5):
+        Image.fromarray(np.full((20, 24, 3), 40 * i, dtype=np.uint8)).save(tmp_path / f"{i:05d}.jpg")
+    train = celeba_hq(tmp_path, "train", size=8, test_count=2)
+    test = celeba_hq(tmp_path, "test", size=16, test_count=2)
+    assert len(train) == 3 and len(test) == 2
+    assert test.names == ["00003.jpg", "00004.jpg"] and test[0].shape == (3, 16, 16)
+    with pytest.raises(ValueError, match="unknown split"):
+        celeba_hq(tmp_path, "val")

@@ -12,6 +12,12 @@ from ..sampling import KERNELS, check_coords, check_image, sample
 NETWORKS = ("cnn", "mlp")
 
 
+def _zero(layer: nn.Linear) -> None:
+    """Zero the output layer: an untrained FunkNN equals plain interpolation (the centre pixel)."""
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+
+
 class _SamePad2x2Conv(nn.Conv2d):
     """2×2 convolution that keeps the spatial size: output pixel (i, j) sees input pixels
     (i-1..i, j-1..j), with zeros above and left of the patch."""
@@ -44,6 +50,7 @@ class PatchCNN(nn.Module):
         self.fc_in = nn.Linear(width * side * side, width)
         self.fc_hidden = nn.ModuleList([nn.Linear(width, width) for _ in range(2)])
         self.fc_out = nn.Linear(width, channels)
+        _zero(self.fc_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for g, group in enumerate(self.groups):
@@ -66,6 +73,7 @@ class PatchMLP(nn.Module):
         self.fc_in = nn.Linear(channels * patch_size * patch_size, width)
         self.hidden = nn.ModuleList([nn.Linear(width, width) for _ in range(depth - 1)])
         self.fc_out = nn.Linear(width, channels)
+        _zero(self.fc_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.fc_in(x.flatten(1)))
@@ -81,7 +89,8 @@ class FunkNN(nn.Module):
     ``I`` is sampled on a grid centred at the query, with a spacing of ``scale`` low-resolution
     pixels per axis (two trainable numbers, starting at one pixel). The network maps the patch
     to the intensity; the patch's centre value (the plain interpolation at the query) is added
-    to its output.
+    to its output. The network's output layer starts at zero, so an untrained model is exactly
+    the plain interpolation with its kernel and training learns a correction to it.
 
     Args:
         in_channels: image channels C.
