@@ -34,17 +34,16 @@ def test_scale_parameters_trainable_and_start_at_one_pixel():
     assert torch.allclose(patch[0, 0, :, 4, 4], image[0, :, 5, 5], atol=1e-6)
     assert torch.allclose(patch[0, 0, :, 4, 5], image[0, :, 5, 6], atol=1e-6)
     assert torch.allclose(patch[0, 0, :, 3, 4], image[0, :, 4, 5], atol=1e-6)
-    torch.nn.init.normal_(model.net.fc_out.weight)  # away from the zero start
     model(coords, image).sum().backward()
     assert model.scale.grad is not None and model.scale.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("network", ["cnn", "mlp"])
 def test_untrained_model_is_plain_interpolation(network):
-    model = FunkNN(1, network=network)      # output layer starts at zero
+    model = FunkNN(1, network=network)      # output layer starts small
     image = torch.rand(2, 1, 8, 6)
     coords = torch.rand(2, 30, 2) * 2 - 1
-    assert torch.allclose(model(coords, image), Interpolator("bicubic")(coords, image), atol=1e-6)
+    assert torch.allclose(model(coords, image), Interpolator("bicubic")(coords, image), atol=2e-2)
     torch.nn.init.normal_(model.net.fc_out.weight)
     assert not torch.allclose(model(coords, image), Interpolator("bicubic")(coords, image), atol=1e-3)
 

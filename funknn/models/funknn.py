@@ -12,10 +12,13 @@ from ..sampling import KERNELS, check_coords, check_image, sample
 NETWORKS = ("cnn", "mlp")
 
 
-def _zero(layer: nn.Linear) -> None:
-    """Zero the output layer: an untrained FunkNN equals plain interpolation (the centre pixel)."""
-    nn.init.zeros_(layer.weight)
-    nn.init.zeros_(layer.bias)
+def _shrink(layer: nn.Linear, factor: float = 0.01) -> None:
+    """Scale the output layer's initial weights down: an untrained FunkNN is then close to plain
+    interpolation (the patch's centre value), while every layer still gets a gradient (a zero
+    output layer would leave all earlier layers without one at the start)."""
+    with torch.no_grad():
+        layer.weight.mul_(factor)
+        layer.bias.zero_()
 
 
 class _SamePad2x2Conv(nn.Conv2d):
@@ -23,10 +26,10 @@ class _SamePad2x2Conv(nn.Conv2d):
     (i-1..i, j-1..j), with zeros above and left of the patch."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
-        super().__init__(in_channels, out_channels, kernel_size=2, padding=1)
+        super().__init__(in_channels, out_channels, kernel_size=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x)[:, :, 1:, 1:]
+        return super().forward(F.pad(x, (1, 0, 1, 0)))
 
 
 class PatchCNN(nn.Module):
@@ -50,15 +53,20 @@ class PatchCNN(nn.Module):
         self.fc_in = nn.Linear(width * side * side, width)
         self.fc_hidden = nn.ModuleList([nn.Linear(width, width) for _ in range(2)])
         self.fc_out = nn.Linear(width, channels)
-        _zero(self.fc_out)
+        _shrink(self.fc_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # without autograd, ReLU and the skip additions run in place (a third faster on CPU)
+        inplace = not torch.is_grad_enabled()
         for g, group in enumerate(self.groups):
             if g > 0:
                 x = F.max_pool2d(x, 2)
             for conv in group:
-                y = F.relu(conv(x))
-                x = y + x if y.shape == x.shape else y
+                y = F.relu(conv(x), inplace=inplace)
+                if y.shape == x.shape:
+                    x = y.add_(x) if inplace else y + x
+                else:
+                    x = y
         h = F.relu(self.fc_in(x.flatten(1)))
         for layer in self.fc_hidden:
             h = F.relu(layer(h)) + h
@@ -73,7 +81,7 @@ class PatchMLP(nn.Module):
         self.fc_in = nn.Linear(channels * patch_size * patch_size, width)
         self.hidden = nn.ModuleList([nn.Linear(width, width) for _ in range(depth - 1)])
         self.fc_out = nn.Linear(width, channels)
-        _zero(self.fc_out)
+        _shrink(self.fc_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.fc_in(x.flatten(1)))
@@ -89,8 +97,9 @@ class FunkNN(nn.Module):
     ``I`` is sampled on a grid centred at the query, with a spacing of ``scale`` low-resolution
     pixels per axis (two trainable numbers, starting at one pixel). The network maps the patch
     to the intensity; the patch's centre value (the plain interpolation at the query) is added
-    to its output. The network's output layer starts at zero, so an untrained model is exactly
-    the plain interpolation with its kernel and training learns a correction to it.
+    to its output. The network's output layer starts small (weights scaled by 0.01), so an
+    untrained model is close to plain interpolation with its kernel and training learns a
+    correction to it.
 
     Args:
         in_channels: image channels C.
