@@ -71,7 +71,8 @@ def best_time(fn, repeats: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--chunk", type=int, default=16384)
@@ -85,7 +86,8 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"float32 matmul: {mm / 1e9:.1f} GFLOP/s")
     print(f"job: 4×3×64×64 → 128×128 ({queries:,} queries), chunk {args.chunk}")
-    print(f"{'variant':<18}{'queries/s':>12}{'MFLOP/query':>13}{'GFLOP/s':>10}{'of matmul':>11}{'time ratio':>12}")
+    print(f"{'variant':<18}{'queries/s':>12}{'MFLOP/query':>13}{'GFLOP/s':>10}{'of matmul':>11}"
+          f"{'time ratio':>12}")
     seconds = {}
     for network, kernel in (("cnn", "bicubic"), ("cnn", "cubic_conv"), ("mlp", "bicubic")):
         model = funknn.FunkNN(3, network=network, kernel=kernel).eval()

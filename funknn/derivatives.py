@@ -13,7 +13,7 @@ reproduce linear functions, so its curvature is wrong by orders of magnitude.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -64,7 +64,8 @@ def derivatives(model: Model, image: torch.Tensor, coords: torch.Tensor, *, orde
     Example:
         >>> from funknn.models.baselines import Interpolator
         >>> img = torch.rand(1, 1, 16, 16, dtype=torch.float64)
-        >>> u, g, lap = derivatives(Interpolator("cubic_conv"), img, torch.zeros(1, 3, 2, dtype=torch.float64))
+        >>> coords = torch.zeros(1, 3, 2, dtype=torch.float64)
+        >>> u, g, lap = derivatives(Interpolator("cubic_conv"), img, coords)
         >>> g.shape, lap.shape
         (torch.Size([1, 3, 1, 2]), torch.Size([1, 3, 1]))
     """
