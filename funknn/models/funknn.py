@@ -67,7 +67,9 @@ class PatchCNN(nn.Module):
                     x = y.add_(x) if inplace else y + x
                 else:
                     x = y
-        h = F.relu(self.fc_in(x.flatten(1)))
+        # no ReLU on the first linear layer: a dead unit there would cut every gradient path,
+        # while the residual blocks after it always pass the signal through their skips
+        h = self.fc_in(x.flatten(1))
         for layer in self.fc_hidden:
             h = F.relu(layer(h)) + h
         return self.fc_out(h)
@@ -84,7 +86,7 @@ class PatchMLP(nn.Module):
         _shrink(self.fc_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.fc_in(x.flatten(1)))
+        h = self.fc_in(x.flatten(1))
         for layer in self.hidden:
             h = F.relu(layer(h)) + h
         return self.fc_out(h)
@@ -173,8 +175,10 @@ class FunkNN(nn.Module):
         B, N = coords.shape[:2]
         patch = self.patches(coords, image)                                         # (B, N, C, p, p)
         flat = patch.reshape(B * N, self.in_channels, self.patch_size, self.patch_size)
-        flat = flat.contiguous(memory_format=torch.channels_last)  # oneDNN's fast layout
-        out = self.net(flat) + flat[:, :, self.centre, self.centre]
+        centre = flat[:, :, self.centre, self.centre]                               # (B*N, C)
+        # the network sees the patch relative to its centre value and predicts a correction
+        local = (flat - centre[:, :, None, None]).contiguous(memory_format=torch.channels_last)
+        out = self.net(local) + centre
         return out.reshape(B, N, self.in_channels)
 
 
