@@ -26,7 +26,12 @@ from .sampling import KERNELS
 from .training import MODES, TrainConfig, evaluate, load, train
 
 
-def _dataset(spec: str, split: str, channels: int, short_side: int) -> data_mod.ImageCollection:
+def _dataset(spec: str, split: str, channels: int, short_side: int
+             ) -> data_mod.ImageCollection | data_mod.RandomBumps:
+    if spec == "bumps":
+        if channels != 1:
+            raise ValueError("--data bumps is grey: pass --channels 1")
+        return data_mod.RandomBumps()
     if spec == "photos":
         return data_mod.embedded_photos(split, short_side=short_side, channels=channels)
     return data_mod.image_folder(spec, channels=channels)
@@ -43,14 +48,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     device = _device(args.device)
     images = _dataset(args.data, "train", args.channels, args.short_side)
     model = FunkNN(in_channels=args.channels, network=args.network, kernel=args.kernel,
-                   patch_size=args.patch_size).to(device)
+                   patch_size=args.patch_size, activation=args.activation).to(device)
     config = TrainConfig(mode=args.mode, size=args.size, steps=args.steps,
                          batch_images=args.batch_images, batch_pixels=args.batch_pixels, lr=args.lr,
-                         loss=args.loss, seed=args.seed, checkpoint_every=args.checkpoint_every)
+                         loss=args.loss, seed=args.seed, checkpoint_every=args.checkpoint_every,
+                         gradient_weight=args.gradient_weight)
     command = "python -m funknn " + " ".join(shlex.quote(a) for a in args.argv)
-    meta = {"command": command, "data": args.data if args.data != "photos" else
-            f"embedded photos (train split: {', '.join(data_mod.EMBEDDED_SPLITS['train'])}), "
-            f"short side {args.short_side}",
+    described = {"photos": f"embedded photos (train split: {', '.join(data_mod.EMBEDDED_SPLITS['train'])}), "
+                           f"short side {args.short_side}",
+                 "bumps": "random Gaussian bumps (centre uniform in [-1, 1]², sigma uniform in [0.1, 0.4]), "
+                          "exact values and gradients at random coordinates"}
+    meta = {"command": command, "data": described.get(args.data, args.data),
             "low_resolution_sizes": "d in [n/8, n/2) with target 2d" if args.mode == "factor" else
             ("d = n/2" if args.mode == "single" else "d in [n/4, n/2)"),
             "crop_size": args.size, "parameters": count_parameters(model)}
@@ -103,11 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a FunkNN and write a resumable checkpoint")
-    t.add_argument("--data", default="photos", help="'photos' (embedded) or a folder of images")
+    t.add_argument("--data", default="photos",
+                   help="'photos' (embedded), 'bumps' (Gaussian bumps, grey) or a folder of images")
     t.add_argument("--mode", choices=MODES, default="factor")
     t.add_argument("--network", choices=("cnn", "mlp"), default="cnn")
     t.add_argument("--kernel", choices=KERNELS, default="bicubic")
     t.add_argument("--patch-size", type=int, default=9)
+    t.add_argument("--activation", choices=("relu", "sine"), default="relu")
+    t.add_argument("--gradient-weight", type=float, default=0.0,
+                   help="weight of a loss on spatial gradients (needs --data bumps)")
     t.add_argument("--channels", type=int, choices=(1, 3), default=3)
     t.add_argument("--size", type=int, default=64, help="high-resolution crop side n")
     t.add_argument("--short-side", type=int, default=256, help="embedded photos: short side after resizing")

@@ -228,3 +228,94 @@ def celeba_hq(root: str | Path, split: str = "train", size: int = 128, test_coun
         raise ValueError(f"unknown split {split!r}; expected 'train' or 'test'")
     select = slice(None, -test_count) if split == "train" else slice(-test_count, None)
     return image_folder(root, size=size, select=select, limit=limit)
+
+
+class GaussianBumps:
+    r"""Gaussian bumps :math:`g(x, y) = \exp(-((x-x_0)^2 + (y-y_0)^2) / (2\sigma^2))` with
+    analytic derivatives (Appendix E of the paper).
+
+    The centre is uniform in the field of view [-1, 1]² and σ uniform in ``sigma_range``, in the
+    [-1, 1] coordinates of the package (x along the width, y along the height).
+
+    Args:
+        params: (B, 3) tensor of (x0, y0, sigma), float64.
+
+    Shapes (B bumps, N queries): ``values(coords)`` (B, N, 1), ``gradient(coords)``
+    (B, N, 1, 2), ``laplacian(coords)`` (B, N, 1) for coords (B, N, 2) — the shapes of
+    :func:`funknn.derivatives.derivatives`.
+    """
+
+    def __init__(self, params: torch.Tensor) -> None:
+        if params.dim() != 2 or params.shape[1] != 3:
+            raise ValueError(f"params must have shape (B, 3) of (x0, y0, sigma), got {tuple(params.shape)}")
+        if (params[:, 2] <= 0).any():
+            raise ValueError("sigma must be positive")
+        self.params = params.double()
+
+    @classmethod
+    def random(cls, count: int, generator: torch.Generator | None = None,
+               sigma_range: tuple[float, float] = (0.1, 0.4)) -> GaussianBumps:
+        """``count`` random bumps: centre uniform in [-1, 1]², σ uniform in ``sigma_range``."""
+        lo, hi = sigma_range
+        if not 0 < lo <= hi:
+            raise ValueError(f"sigma_range must satisfy 0 < low <= high, got {sigma_range}")
+        u = torch.rand(count, 3, generator=generator, dtype=torch.float64)
+        return cls(torch.stack([2 * u[:, 0] - 1, 2 * u[:, 1] - 1, lo + (hi - lo) * u[:, 2]], dim=1))
+
+    def __len__(self) -> int:
+        return self.params.shape[0]
+
+    def _parts(self, coords: torch.Tensor):
+        c = coords.double()
+        x0, y0, s = (self.params[:, k, None] for k in range(3))
+        dx, dy = c[..., 0] - x0, c[..., 1] - y0
+        s2 = s * s
+        g = torch.exp(-(dx * dx + dy * dy) / (2 * s2))
+        return g, dx, dy, s2
+
+    def values(self, coords: torch.Tensor) -> torch.Tensor:
+        g, *_ = self._parts(coords)
+        return g.unsqueeze(-1)
+
+    def gradient(self, coords: torch.Tensor) -> torch.Tensor:
+        g, dx, dy, s2 = self._parts(coords)
+        return torch.stack([-dx / s2 * g, -dy / s2 * g], dim=-1).unsqueeze(2)
+
+    def laplacian(self, coords: torch.Tensor) -> torch.Tensor:
+        g, dx, dy, s2 = self._parts(coords)
+        return (g * ((dx * dx + dy * dy) / (s2 * s2) - 2 / s2)).unsqueeze(-1)
+
+    def images(self, size: int | Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Point samples at the pixel centres of an H×W grid: (B, 1, H, W)."""
+        from .sampling import grid_coords
+
+        H, W = (int(size), int(size)) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))
+        c = grid_coords(H, W, dtype=torch.float64).unsqueeze(0).expand(len(self), -1, -1)
+        return self.values(c)[..., 0].reshape(len(self), 1, H, W).to(dtype)
+
+
+class RandomBumps:
+    """A training source of fresh random :class:`GaussianBumps` at every step, with exact values
+    and gradients at random continuous coordinates (no pixel grid for the targets).
+
+    Used by :func:`funknn.training.train` in place of an :class:`ImageCollection`.
+
+    Args:
+        sigma_range: range of σ (the paper: [0.1, 0.4]).
+    """
+
+    channels = 1
+
+    def __init__(self, sigma_range: tuple[float, float] = (0.1, 0.4)) -> None:
+        self.sigma_range = sigma_range
+        GaussianBumps.random(1, sigma_range=sigma_range)  # validates the range
+
+    def training_batch(self, batch: int, low_size: int, pixels: int,
+                       generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """One step's data: low-resolution point samples (batch, 1, d, d), random coordinates
+        (batch, pixels, 2) and the exact values (batch, pixels, 1) and gradients
+        (batch, pixels, 1, 2) there."""
+        bumps = GaussianBumps.random(batch, generator, self.sigma_range)
+        coords = torch.rand(batch, pixels, 2, generator=generator, dtype=torch.float64) * 2 - 1
+        return {"low": bumps.images(low_size), "coords": coords.float(),
+                "values": bumps.values(coords).float(), "gradient": bumps.gradient(coords).float()}

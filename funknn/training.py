@@ -43,6 +43,8 @@ class TrainConfig:
         loss: ``"l1"`` or ``"l2"``.
         seed: seed of the data and initialisation generator.
         checkpoint_every: steps between checkpoint writes.
+        gradient_weight: weight of a loss on the spatial gradient (Sobolev training); needs a
+            data source with exact gradients (:class:`~funknn.data.RandomBumps`).
     """
 
     mode: str = "factor"
@@ -54,6 +56,7 @@ class TrainConfig:
     loss: str = "l1"
     seed: int = 0
     checkpoint_every: int = 100
+    gradient_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -67,6 +70,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.gradient_weight < 0:
+            raise ValueError(f"gradient_weight must be non-negative, got {self.gradient_weight}")
 
 
 def low_resolution_sizes(mode: str, size: int) -> tuple[int, int]:
@@ -128,6 +133,7 @@ def _atomic_save(obj: dict, path: str | Path) -> None:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -204,7 +210,32 @@ def _loss(kind: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(pred, target) if kind == "l1" else F.mse_loss(pred, target)
 
 
-def train(model: nn.Module, data: ImageCollection, config: TrainConfig, *,
+def _step_loss(model: nn.Module, data: Any, config: TrainConfig, generator: torch.Generator,
+               device: torch.device) -> torch.Tensor:
+    """Loss of one step on an image collection (crops) or a function source (exact targets)."""
+    if hasattr(data, "training_batch"):
+        lo, hi = low_resolution_sizes(config.mode, config.size)
+        d = int(torch.randint(lo, hi, (1,), generator=generator)) if hi - lo > 1 else lo
+        batch = {k: v.to(device) for k, v in
+                 data.training_batch(config.batch_images, d, config.batch_pixels, generator).items()}
+        if config.gradient_weight > 0:
+            from .derivatives import derivatives
+
+            pred, grad, _ = derivatives(model, batch["low"], batch["coords"], order=1,
+                                        chunk=batch["coords"].shape[1], create_graph=True)
+            return (_loss(config.loss, pred, batch["values"])
+                    + config.gradient_weight * _loss(config.loss, grad, batch["gradient"]))
+        return _loss(config.loss, model(batch["coords"], batch["low"]), batch["values"])
+    if config.gradient_weight > 0:
+        raise ValueError("gradient_weight > 0 needs a data source with exact gradients "
+                         "(e.g. funknn.data.RandomBumps), not an image collection")
+    high = data.random_crops(config.batch_images, config.size, generator).to(device)
+    low, target = make_pair(high, config.mode, generator)
+    coords, values = pixel_batch(target, config.batch_pixels, generator)
+    return _loss(config.loss, model(coords, low), values)
+
+
+def train(model: nn.Module, data: ImageCollection | Any, config: TrainConfig, *,
           checkpoint: str | Path | None = None, resume: bool = True, progress: bool = True,
           meta: dict | None = None, callback: Callable[[int, float], None] | None = None) -> dict:
     """Train a model on random pixel batches over random image batches.
@@ -215,7 +246,9 @@ def train(model: nn.Module, data: ImageCollection, config: TrainConfig, *,
 
     Args:
         model: a FunkNN (or any model with the same call signature); trained on its device.
-        data: training images.
+        data: training images (an :class:`~funknn.data.ImageCollection`), or a source of
+            functions with exact targets such as :class:`~funknn.data.RandomBumps`, whose
+            ``training_batch(batch, low_size, pixels, generator)`` gives the step's data.
         config: the run's settings.
         checkpoint: file written atomically every ``checkpoint_every`` steps and at the end,
             holding model, optimiser, step, generator state, config, history and ``meta``.
@@ -241,7 +274,8 @@ def train(model: nn.Module, data: ImageCollection, config: TrainConfig, *,
                              f"{record.get('model_config')}, not {getattr(model, 'config', None)}")
         saved = dict(record.get("train_config", {}))
         mine = dataclasses.asdict(config)
-        differ = [k for k in mine if k != "steps" and saved.get(k) != mine[k]]
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        differ = [k for k in mine if k != "steps" and saved.get(k, defaults[k]) != mine[k]]
         if differ:
             raise ValueError(f"cannot resume from {str(checkpoint)!r}: training settings {differ} differ")
         model.load_state_dict(record["state_dict"])
@@ -267,10 +301,7 @@ def train(model: nn.Module, data: ImageCollection, config: TrainConfig, *,
     start = time.perf_counter()
     elapsed0 = history["seconds"]
     while step < config.steps:
-        high = data.random_crops(config.batch_images, config.size, generator).to(device)
-        low, target = make_pair(high, config.mode, generator)
-        coords, values = pixel_batch(target, config.batch_pixels, generator)
-        loss = _loss(config.loss, model(coords, low), values)
+        loss = _step_loss(model, data, config, generator, device)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

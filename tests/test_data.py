@@ -81,3 +81,27 @@ def test_celeba_hq_split(tmp_path):
     assert test.names == ["00003.jpg", "00004.jpg"] and test[0].shape == (3, 16, 16)
     with pytest.raises(ValueError, match="unknown split"):
         celeba_hq(tmp_path, "val")
+
+
+def test_gaussian_bumps_analytic_derivatives_match_autograd():
+    from funknn.data import GaussianBumps
+
+    bumps = GaussianBumps.random(3, torch.Generator().manual_seed(0))
+    assert bumps.params[:, 2].min() >= 0.1 and bumps.params[:, 2].max() <= 0.4
+    assert bumps.params[:, :2].abs().max() <= 1
+    coords = (torch.rand(3, 20, 2, dtype=torch.float64) * 2 - 1).requires_grad_(True)
+    v = bumps.values(coords)
+    (g,) = torch.autograd.grad(v.sum(), coords, create_graph=True)
+    assert torch.allclose(bumps.gradient(coords)[:, :, 0], g)
+    lap = sum(torch.autograd.grad(g[..., k].sum(), coords, retain_graph=True)[0][..., k] for k in range(2))
+    assert torch.allclose(bumps.laplacian(coords)[..., 0], lap)
+    img = bumps.images((6, 5))
+    assert img.shape == (3, 1, 6, 5)
+    from funknn.sampling import grid_coords
+
+    centres = grid_coords(6, 5, dtype=torch.float64)[None].expand(3, -1, -1)
+    assert torch.allclose(img[1, 0, 2, 3].double(), bumps.values(centres)[1, 2 * 5 + 3, 0])
+    with pytest.raises(ValueError, match="sigma_range"):
+        GaussianBumps.random(2, sigma_range=(0.0, 0.4))
+    with pytest.raises(ValueError, match="shape"):
+        GaussianBumps(torch.zeros(3, 2))

@@ -10,6 +10,11 @@ from torch import nn
 from ..sampling import KERNELS, check_coords, check_image, sample
 
 NETWORKS = ("cnn", "mlp")
+ACTIVATIONS = ("relu", "sine")
+
+
+def _activation(name: str, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    return F.relu(x, inplace=inplace) if name == "relu" else torch.sin(x)
 
 
 def _shrink(layer: nn.Linear, factor: float = 0.01) -> None:
@@ -40,8 +45,9 @@ class PatchCNN(nn.Module):
     Input (M, C, p, p), output (M, C).
     """
 
-    def __init__(self, channels: int, patch_size: int, width: int = 64) -> None:
+    def __init__(self, channels: int, patch_size: int, width: int = 64, activation: str = "relu") -> None:
         super().__init__()
+        self.activation = activation
         self.groups = nn.ModuleList([
             nn.ModuleList([_SamePad2x2Conv(channels if (g == 0 and i == 0) else width, width)
                            for i in range(n)])
@@ -57,12 +63,12 @@ class PatchCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # without autograd, ReLU and the skip additions run in place (a third faster on CPU)
-        inplace = not torch.is_grad_enabled()
+        inplace = not torch.is_grad_enabled() and self.activation == "relu"
         for g, group in enumerate(self.groups):
             if g > 0:
                 x = F.max_pool2d(x, 2)
             for conv in group:
-                y = F.relu(conv(x), inplace=inplace)
+                y = _activation(self.activation, conv(x), inplace)
                 if y.shape == x.shape:
                     x = y.add_(x) if inplace else y + x
                 else:
@@ -71,15 +77,17 @@ class PatchCNN(nn.Module):
         # while the residual blocks after it always pass the signal through their skips
         h = self.fc_in(x.flatten(1))
         for layer in self.fc_hidden:
-            h = F.relu(layer(h)) + h
+            h = _activation(self.activation, layer(h)) + h
         return self.fc_out(h)
 
 
 class PatchMLP(nn.Module):
     """Faster variant: an MLP on the flattened patch. Input (M, C, p, p), output (M, C)."""
 
-    def __init__(self, channels: int, patch_size: int, width: int = 256, depth: int = 3) -> None:
+    def __init__(self, channels: int, patch_size: int, width: int = 256, depth: int = 3,
+                 activation: str = "relu") -> None:
         super().__init__()
+        self.activation = activation
         self.fc_in = nn.Linear(channels * patch_size * patch_size, width)
         self.hidden = nn.ModuleList([nn.Linear(width, width) for _ in range(depth - 1)])
         self.fc_out = nn.Linear(width, channels)
@@ -88,7 +96,7 @@ class PatchMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.fc_in(x.flatten(1))
         for layer in self.hidden:
-            h = F.relu(layer(h)) + h
+            h = _activation(self.activation, layer(h)) + h
         return self.fc_out(h)
 
 
@@ -110,6 +118,7 @@ class FunkNN(nn.Module):
             ``"cubic_conv"``); only ``"cubic_conv"`` has usable second derivatives.
         patch_size: odd patch side p.
         width: channel / hidden width of the network.
+        activation: ``"relu"`` (the paper) or ``"sine"`` (smooth, for second derivatives).
 
     Shapes:
         ``model(coords, image)``: coords (B, N, 2) in [-1, 1], image (B, C, H, W) → (B, N, C).
@@ -121,8 +130,10 @@ class FunkNN(nn.Module):
     """
 
     def __init__(self, in_channels: int = 3, network: str = "cnn", kernel: str = "bicubic",
-                 patch_size: int = 9, width: int = 64) -> None:
+                 patch_size: int = 9, width: int = 64, activation: str = "relu") -> None:
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; expected one of {ACTIVATIONS}")
         if network not in NETWORKS:
             raise ValueError(f"unknown network {network!r}; expected one of {NETWORKS}")
         if kernel not in KERNELS:
@@ -132,7 +143,7 @@ class FunkNN(nn.Module):
         if patch_size < 1 or patch_size % 2 == 0:
             raise ValueError(f"patch_size must be a positive odd number, got {patch_size}")
         self.config = dict(in_channels=int(in_channels), network=network, kernel=kernel,
-                           patch_size=int(patch_size), width=int(width))
+                           patch_size=int(patch_size), width=int(width), activation=activation)
         self.in_channels = int(in_channels)
         self.kernel = kernel
         self.patch_size = int(patch_size)
@@ -140,9 +151,9 @@ class FunkNN(nn.Module):
         # patch spacing in units of low-resolution pixels, (x, y)
         self.scale = nn.Parameter(torch.ones(2))
         if network == "cnn":
-            self.net: nn.Module = PatchCNN(in_channels, patch_size, width)
+            self.net: nn.Module = PatchCNN(in_channels, patch_size, width, activation)
         else:
-            self.net = PatchMLP(in_channels, patch_size, width=4 * width)
+            self.net = PatchMLP(in_channels, patch_size, width=4 * width, activation=activation)
         offsets = torch.arange(patch_size, dtype=torch.float32) - self.centre
         oy, ox = torch.meshgrid(offsets, offsets, indexing="ij")
         self.register_buffer("offsets", torch.stack([ox.reshape(-1), oy.reshape(-1)], -1),
