@@ -13,7 +13,6 @@ PROFILE ?= quick
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED := $(patsubst notebooks/%,book/executed/%,$(NOTEBOOKS))
 RESULTS := _build/results
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: book test install lint unit notebooks nbval book-strict clean
