@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--input", required=True)
     r.add_argument("--output", required=True)
     r.add_argument("--size", type=int, nargs=2, required=True, metavar=("H", "W"))
-    r.add_argument("--chunk", type=int, default=16384)
+    r.add_argument("--chunk", type=int, default=1024)
     r.add_argument("--hierarchical", action="store_true")
     r.add_argument("--device", default=None)
     r.set_defaults(func=cmd_render)

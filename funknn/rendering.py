@@ -31,7 +31,7 @@ def _render_direct(model: nn.Module, image: torch.Tensor, size: tuple[int, int],
     return out.transpose(1, 2).reshape(B, -1, H, W)
 
 
-def render(model: nn.Module, image: torch.Tensor, size: int | Sequence[int], chunk: int = 16384,
+def render(model: nn.Module, image: torch.Tensor, size: int | Sequence[int], chunk: int = 1024,
            hierarchical: bool = False, grad: bool = False) -> torch.Tensor:
     """Evaluate a continuous model at the pixel centres of an H×W grid.
 

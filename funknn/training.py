@@ -323,7 +323,7 @@ def train(model: nn.Module, data: ImageCollection | Any, config: TrainConfig, *,
 # ----------------------------------------------------------------------------- evaluation
 
 def super_resolve(model: nn.Module, low: torch.Tensor, size: int | Sequence[int],
-                  hierarchical: bool = False, chunk: int = 16384) -> torch.Tensor:
+                  hierarchical: bool = False, chunk: int = 1024) -> torch.Tensor:
     """Render ``low`` (B, C, d, d) at ``size`` with a model, in eval mode, without gradients."""
     was_training = model.training
     model.eval()
@@ -334,7 +334,7 @@ def super_resolve(model: nn.Module, low: torch.Tensor, size: int | Sequence[int]
 
 
 def evaluate(model: nn.Module, high: torch.Tensor, low_size: int, scales: Sequence[int] = (2, 4),
-             hierarchical: bool = False, batch: int = 8, chunk: int = 16384
+             hierarchical: bool = False, batch: int = 8, chunk: int = 1024
              ) -> dict[int, dict[str, torch.Tensor]]:
     """Super-resolution quality on held-out images.
 
