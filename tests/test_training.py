@@ -162,3 +162,13 @@ def test_training_on_bumps_with_gradient_loss(tmp_path):
     with pytest.raises(ValueError, match="exact gradients"):
         train(funknn.FunkNN(3), embedded_photos("train", short_side=48), small_config(gradient_weight=1.0),
               progress=False)
+
+
+def test_shipped_checkpoint_loads_with_its_command():
+    model = funknn.pretrained("photos_factor")
+    assert model.meta["command"].startswith("python -m funknn train --mode factor")
+    assert model.meta["steps"] == model.meta["train_config"]["steps"]
+    assert funknn.count_parameters(model) == 140_933
+    low = torch.rand(1, 3, 12, 10)
+    with torch.no_grad():
+        assert funknn.render(model, low, (48, 40), hierarchical=True).shape == (1, 3, 48, 40)
