@@ -85,6 +85,12 @@ def low_resolution_sizes(mode: str, size: int) -> tuple[int, int]:
     raise ValueError(f"unknown training mode {mode!r}; expected one of {MODES}")
 
 
+def draw_low_size(mode: str, size: int, generator: torch.Generator | None = None) -> int:
+    """One low-resolution side d for a step, uniform in :func:`low_resolution_sizes`."""
+    lo, hi = low_resolution_sizes(mode, size)
+    return int(torch.randint(lo, hi, (1,), generator=generator)) if hi - lo > 1 else lo
+
+
 def make_pair(high: torch.Tensor, mode: str, generator: torch.Generator | None = None
               ) -> tuple[torch.Tensor, torch.Tensor]:
     """Low-resolution input and target for one step (antialiased resizing).
@@ -97,8 +103,7 @@ def make_pair(high: torch.Tensor, mode: str, generator: torch.Generator | None =
         ``(low (B, C, d, d), target (B, C, t, t))`` with t = n (single, continuous) or 2d (factor).
     """
     n = high.shape[-1]
-    lo, hi = low_resolution_sizes(mode, n)
-    d = int(torch.randint(lo, hi, (1,), generator=generator)) if hi - lo > 1 else lo
+    d = draw_low_size(mode, n, generator)
     target = resize(high, 2 * d) if mode == "factor" else high
     return resize(high, d), target
 
@@ -214,8 +219,7 @@ def _step_loss(model: nn.Module, data: Any, config: TrainConfig, generator: torc
                device: torch.device) -> torch.Tensor:
     """Loss of one step on an image collection (crops) or a function source (exact targets)."""
     if hasattr(data, "training_batch"):
-        lo, hi = low_resolution_sizes(config.mode, config.size)
-        d = int(torch.randint(lo, hi, (1,), generator=generator)) if hi - lo > 1 else lo
+        d = draw_low_size(config.mode, config.size, generator)
         batch = {k: v.to(device) for k, v in
                  data.training_batch(config.batch_images, d, config.batch_pixels, generator).items()}
         if config.gradient_weight > 0:
