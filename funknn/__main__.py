@@ -23,11 +23,24 @@ from . import data as data_mod
 from .models import FunkNN, count_parameters
 from .models.baselines import Interpolator
 from .sampling import KERNELS
-from .training import MODES, TrainConfig, evaluate, load, train
+from .training import LOSSES, MODES, TrainConfig, evaluate, load, train
 
 
-def _dataset(spec: str, split: str, channels: int, short_side: int
+def _images(spec: str, split: str, count: int, size: int) -> torch.Tensor:
+    """Grey training images (N, 1, size, size) for the generative prior."""
+    if spec == "ellipses":
+        return data_mod.ellipse_phantoms(split, count, size)
+    if spec.startswith("lodopab:"):
+        return data_mod.lodopab_ct(spec.split(":", 1)[1], split, size, limit=count)
+    return data_mod.image_folder(spec, size=size, channels=1, limit=count).tiles(size)
+
+
+def _dataset(spec: str, split: str, channels: int, short_side: int, count: int = 1000
              ) -> data_mod.ImageCollection | data_mod.RandomBumps:
+    if spec == "ellipses" or spec.startswith("lodopab:"):
+        if channels != 1:
+            raise ValueError(f"--data {spec} is grey: pass --channels 1")
+        return data_mod.ImageCollection(list(_images(spec, split, count, short_side)))
     if spec == "bumps":
         if channels != 1:
             raise ValueError("--data bumps is grey: pass --channels 1")
@@ -46,18 +59,22 @@ def _device(name: str | None) -> torch.device:
 def cmd_train(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     device = _device(args.device)
-    images = _dataset(args.data, "train", args.channels, args.short_side)
+    images = _dataset(args.data, "train", args.channels, args.short_side, args.count)
     model = FunkNN(in_channels=args.channels, network=args.network, kernel=args.kernel,
-                   patch_size=args.patch_size, activation=args.activation).to(device)
+                   patch_size=args.patch_size, activation=args.activation,
+                   boundary=args.boundary, output_init=args.output_init).to(device)
     config = TrainConfig(mode=args.mode, size=args.size, steps=args.steps,
                          batch_images=args.batch_images, batch_pixels=args.batch_pixels, lr=args.lr,
                          loss=args.loss, seed=args.seed, checkpoint_every=args.checkpoint_every,
-                         gradient_weight=args.gradient_weight)
+                         gradient_weight=args.gradient_weight,
+                         laplacian_weight=args.laplacian_weight)
     command = "python -m funknn " + " ".join(shlex.quote(a) for a in args.argv)
     described = {"photos": f"embedded photos (train split: {', '.join(data_mod.EMBEDDED_SPLITS['train'])}), "
                            f"short side {args.short_side}",
                  "bumps": "random Gaussian bumps (centre uniform in [-1, 1]², sigma uniform in [0.1, 0.4]), "
-                          "exact values and gradients at random coordinates"}
+                          "exact values and derivatives at random coordinates",
+                 "ellipses": f"{args.count} random-ellipse phantoms (funknn.data.ellipse_phantoms, train "
+                             f"split) at {args.short_side}²"}
     meta = {"command": command, "data": described.get(args.data, args.data),
             "low_resolution_sizes": "d in [n/8, n/2) with target 2d" if args.mode == "factor" else
             ("d = n/2" if args.mode == "single" else "d in [n/4, n/2)"),
@@ -69,6 +86,59 @@ def cmd_train(args: argparse.Namespace) -> int:
     tail = history["loss"][-50:]
     print(f"done: step {history['step'][-1]}, mean loss of the last {len(tail)} steps "
           f"{np.mean(tail):.5f}, {history['seconds']:.0f} s; checkpoint {args.out}")
+    return 0
+
+
+def _prior_data_description(args: argparse.Namespace) -> str:
+    if args.data == "ellipses":
+        return f"{args.count} random-ellipse phantoms (funknn.data.ellipse_phantoms, train split) at {args.size}²"
+    return f"{args.data} (train split, up to {args.count} images) at {args.size}²"
+
+
+def cmd_train_autoencoder(args: argparse.Namespace) -> int:
+    from .generative import FitConfig, train_autoencoder
+    from .models import Autoencoder
+
+    torch.manual_seed(args.seed)
+    device = _device(args.device)
+    images = _images(args.data, "train", args.count, args.size)
+    model = Autoencoder(1, args.size, args.latent_dim, args.width, args.max_width).to(device)
+    config = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+                       checkpoint_every=args.checkpoint_every, perceptual=args.perceptual,
+                       perceptual_weight=args.perceptual_weight, vgg_weights=args.vgg_weights)
+    meta = {"command": "python -m funknn " + " ".join(shlex.quote(a) for a in args.argv),
+            "data": _prior_data_description(args), "parameters": count_parameters(model)}
+    print(f"autoencoder: {count_parameters(model):,} parameters, latent {args.latent_dim}; "
+          f"{len(images)} images of {args.size}²; {args.steps} steps on {device}")
+    history = train_autoencoder(model, images, config, checkpoint=args.out, resume=not args.restart,
+                                progress=not args.no_progress, meta=meta)
+    print(f"done: step {history['step'][-1]}, mean loss of the last 50 steps "
+          f"{np.mean(history['loss'][-50:]):.5f}, {history['seconds']:.0f} s; checkpoint {args.out}")
+    return 0
+
+
+def cmd_train_flow(args: argparse.Namespace) -> int:
+    from .generative import FitConfig, encode, train_flow
+    from .models import RealNVP
+
+    torch.manual_seed(args.seed)
+    device = _device(args.device)
+    autoencoder = load(args.autoencoder, device=device)
+    size = autoencoder.image_size
+    args.size = size
+    codes = encode(autoencoder, _images(args.data, "train", args.count, size))
+    flow = RealNVP(autoencoder.latent_dim, args.blocks, args.hidden).to(device)
+    config = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+                       checkpoint_every=args.checkpoint_every, perceptual="none")
+    meta = {"command": "python -m funknn " + " ".join(shlex.quote(a) for a in args.argv),
+            "data": "latent codes of " + _prior_data_description(args),
+            "autoencoder": str(args.autoencoder), "parameters": count_parameters(flow)}
+    print(f"RealNVP: {count_parameters(flow):,} parameters on {len(codes)} codes of size "
+          f"{autoencoder.latent_dim}; {args.steps} steps on {device}")
+    history = train_flow(flow, codes, config, checkpoint=args.out, resume=not args.restart,
+                         progress=not args.no_progress, meta=meta)
+    print(f"done: step {history['step'][-1]}, mean NLL of the last 50 steps "
+          f"{np.mean(history['loss'][-50:]):.4f} bits/dim, {history['seconds']:.0f} s; checkpoint {args.out}")
     return 0
 
 
@@ -120,14 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--activation", choices=("relu", "sine"), default="relu")
     t.add_argument("--gradient-weight", type=float, default=0.0,
                    help="weight of a loss on spatial gradients (needs --data bumps)")
+    t.add_argument("--laplacian-weight", type=float, default=0.0,
+                   help="weight of a loss on Laplacians (needs --data bumps and --kernel cubic_conv)")
+    t.add_argument("--boundary", choices=("reflection", "extrapolate"), default="reflection",
+                   help="continuation beyond the border ('extrapolate': cubic_conv only)")
+    t.add_argument("--output-init", type=float, default=0.01,
+                   help="initial scale of the output layer (0: start as plain interpolation)")
     t.add_argument("--channels", type=int, choices=(1, 3), default=3)
+    t.add_argument("--count", type=int, default=1000, help="--data ellipses / lodopab:DIR: number of images")
     t.add_argument("--size", type=int, default=64, help="high-resolution crop side n")
     t.add_argument("--short-side", type=int, default=256, help="embedded photos: short side after resizing")
     t.add_argument("--steps", type=int, default=1000)
     t.add_argument("--batch-images", type=int, default=64)
     t.add_argument("--batch-pixels", type=int, default=512)
     t.add_argument("--lr", type=float, default=1e-4)
-    t.add_argument("--loss", choices=("l1", "l2"), default="l1")
+    t.add_argument("--loss", choices=LOSSES, default="l1")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--checkpoint-every", type=int, default=50)
     t.add_argument("--out", required=True, help="checkpoint file (resumed if it exists)")
@@ -135,6 +212,37 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=cmd_train)
+
+    prior_data = ("'ellipses' (embedded phantoms), 'lodopab:DIR' (LoDoPaB-CT HDF5 files) or a folder of "
+                  "images (e.g. CelebA-HQ, read as grey)")
+    a = sub.add_parser("train-autoencoder", help="train the autoencoder of the generative prior")
+    a.add_argument("--data", default="ellipses", help=prior_data)
+    a.add_argument("--count", type=int, default=4000, help="number of training images")
+    a.add_argument("--size", type=int, default=64, help="image side (a power of two)")
+    a.add_argument("--latent-dim", type=int, default=128)
+    a.add_argument("--width", type=int, default=16)
+    a.add_argument("--max-width", type=int, default=64)
+    a.add_argument("--perceptual", choices=("laplacian", "vgg", "none"), default="laplacian")
+    a.add_argument("--perceptual-weight", type=float, default=0.1)
+    a.add_argument("--vgg-weights", default=None, help="local torchvision VGG-16 state dict (--perceptual vgg)")
+    b = sub.add_parser("train-flow", help="train the RealNVP flow on an autoencoder's latent codes")
+    b.add_argument("--autoencoder", required=True, help="autoencoder checkpoint")
+    b.add_argument("--data", default="ellipses", help=prior_data)
+    b.add_argument("--count", type=int, default=4000, help="number of training images")
+    b.add_argument("--blocks", type=int, default=5)
+    b.add_argument("--hidden", type=int, nargs="+", default=[1024, 512])
+    for q, steps, batch, lr in ((a, 3000, 32, 1e-3), (b, 3000, 256, 1e-3)):
+        q.add_argument("--steps", type=int, default=steps)
+        q.add_argument("--batch", type=int, default=batch)
+        q.add_argument("--lr", type=float, default=lr)
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--checkpoint-every", type=int, default=100)
+        q.add_argument("--out", required=True, help="checkpoint file (resumed if it exists)")
+        q.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+        q.add_argument("--device", default=None)
+        q.add_argument("--no-progress", action="store_true")
+    a.set_defaults(func=cmd_train_autoencoder)
+    b.set_defaults(func=cmd_train_flow)
 
     e = sub.add_parser("evaluate", help="super-resolution SNR of a checkpoint (or a plain kernel)")
     e.add_argument("--checkpoint", default=None, help="checkpoint file; omit to evaluate --kernel")

@@ -295,8 +295,8 @@ class GaussianBumps:
 
 
 class RandomBumps:
-    """A training source of fresh random :class:`GaussianBumps` at every step, with exact values
-    and gradients at random continuous coordinates (no pixel grid for the targets).
+    """A training source of fresh random :class:`GaussianBumps` at every step, with exact values,
+    gradients and Laplacians at random continuous coordinates (no pixel grid for the targets).
 
     Used by :func:`funknn.training.train` in place of an :class:`ImageCollection`.
 
@@ -313,9 +313,172 @@ class RandomBumps:
     def training_batch(self, batch: int, low_size: int, pixels: int,
                        generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """One step's data: low-resolution point samples (batch, 1, d, d), random coordinates
-        (batch, pixels, 2) and the exact values (batch, pixels, 1) and gradients
-        (batch, pixels, 1, 2) there."""
+        (batch, pixels, 2) and the exact values (batch, pixels, 1), gradients
+        (batch, pixels, 1, 2) and Laplacians (batch, pixels, 1) there."""
         bumps = GaussianBumps.random(batch, generator, self.sigma_range)
         coords = torch.rand(batch, pixels, 2, generator=generator, dtype=torch.float64) * 2 - 1
         return {"low": bumps.images(low_size), "coords": coords.float(),
-                "values": bumps.values(coords).float(), "gradient": bumps.gradient(coords).float()}
+                "values": bumps.values(coords).float(), "gradient": bumps.gradient(coords).float(),
+                "laplacian": bumps.laplacian(coords).float()}
+
+
+class Ellipses:
+    """Random-ellipse phantoms: a CT-like image distribution (in the spirit of DIVal's "ellipses"
+    data set), generated reproducibly from a seed and renderable at any resolution.
+
+    A phantom is a sum of ellipses ``v_k · 1[((x', y') / (a_k, b_k))² ≤ 1]`` (x', y' the
+    coordinates relative to the centre, rotated by the ellipse's angle), clipped to [0, 1] and
+    set to zero outside the unit disc (the field of view of a CT scanner). Coordinates are the
+    package's [-1, 1] convention.
+
+    Args:
+        params: one (K_i, 6) float64 tensor per phantom, rows (v, a, b, x0, y0, angle).
+
+    Example:
+        >>> phantoms = Ellipses.random(4, torch.Generator().manual_seed(0))
+        >>> phantoms.images(32).shape
+        torch.Size([4, 1, 32, 32])
+    """
+
+    def __init__(self, params: Sequence[torch.Tensor]) -> None:
+        self.params = []
+        for i, p in enumerate(params):
+            p = torch.as_tensor(p, dtype=torch.float64)
+            if p.dim() != 2 or p.shape[1] != 6:
+                raise ValueError(f"params[{i}] must have shape (K, 6) of (v, a, b, x0, y0, angle), "
+                                 f"got {tuple(p.shape)}")
+            if (p[:, 1:3] <= 0).any():
+                raise ValueError(f"params[{i}]: semi-axes a, b must be positive")
+            self.params.append(p)
+
+    @classmethod
+    def random(cls, count: int, generator: torch.Generator | None = None, mean_ellipses: float = 8.0,
+               max_ellipses: int = 16) -> Ellipses:
+        """``count`` random phantoms.
+
+        Per phantom, the number of ellipses is 1 + Poisson(``mean_ellipses`` − 1), at most
+        ``max_ellipses``; per ellipse the intensity v ~ U(0.1, 0.6), semi-axes 0.05 + 0.2·Exp(1)
+        (at most 0.8), the centre uniform in the disc of radius 0.8 and the angle ~ U(0, π).
+        """
+        if count < 1:
+            raise ValueError(f"count must be positive, got {count}")
+        if not 1 <= mean_ellipses <= max_ellipses:
+            raise ValueError(f"need 1 <= mean_ellipses <= max_ellipses, got {mean_ellipses}, {max_ellipses}")
+        rate = torch.full((1,), float(mean_ellipses) - 1, dtype=torch.float64)
+        params = []
+        for _ in range(count):  # one phantom after the other: a prefix does not depend on count
+            k = int((1 + torch.poisson(rate, generator=generator)).clamp(max=max_ellipses))
+            u = torch.rand(k, 6, generator=generator, dtype=torch.float64)
+            v = 0.1 + 0.5 * u[:, 0]
+            axes = (0.05 - 0.2 * torch.log1p(-u[:, 1:3].clamp(max=1 - 1e-12))).clamp(max=0.8)
+            radius, phi = 0.8 * u[:, 3].sqrt(), 2 * np.pi * u[:, 4]
+            angle = np.pi * u[:, 5]
+            params.append(torch.stack([v, axes[:, 0], axes[:, 1], radius * torch.cos(phi),
+                                       radius * torch.sin(phi), angle], dim=1))
+        return cls(params)
+
+    def __len__(self) -> int:
+        return len(self.params)
+
+    def values(self, coords: torch.Tensor) -> torch.Tensor:
+        """Exact values at coordinates (B, N, 2) → (B, N, 1) (a discontinuous function)."""
+        if coords.dim() != 3 or coords.shape[0] != len(self) or coords.shape[-1] != 2:
+            raise ValueError(f"coords must have shape ({len(self)}, N, 2), got {tuple(coords.shape)}")
+        out = []
+        for p, c in zip(self.params, coords.double()):
+            v, a, b, x0, y0, t = (p[:, k, None] for k in range(6))
+            dx, dy = c[None, :, 0] - x0, c[None, :, 1] - y0
+            xr = dx * torch.cos(t) + dy * torch.sin(t)
+            yr = -dx * torch.sin(t) + dy * torch.cos(t)
+            inside = (xr / a) ** 2 + (yr / b) ** 2 <= 1
+            u = (v * inside).sum(0).clamp(0, 1)
+            u = torch.where((c * c).sum(-1) <= 1, u, torch.zeros_like(u))
+            out.append(u)
+        return torch.stack(out).unsqueeze(-1)
+
+    def images(self, size: int | Sequence[int], supersample: int = 4,
+               dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Pixel averages on an H×W grid (``supersample``² points per pixel): (B, 1, H, W)."""
+        from .sampling import grid_coords
+
+        H, W = (int(size), int(size)) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))
+        s = int(supersample)
+        if s < 1:
+            raise ValueError(f"supersample must be positive, got {supersample}")
+        c = grid_coords(H * s, W * s, dtype=torch.float64)
+        out = torch.cat([Ellipses([p]).values(c.unsqueeze(0)) for p in self.params])
+        out = out[..., 0].reshape(len(self), 1, H * s, W * s)
+        return F.avg_pool2d(out, s).to(dtype) if s > 1 else out.to(dtype)
+
+
+#: seeds of the generator streams of the embedded phantom splits (disjoint draws)
+ELLIPSE_SEEDS = {"train": 0, "test": 1}
+
+
+def ellipse_phantoms(split: str = "train", count: int = 1000, size: int = 64, supersample: int = 4
+                     ) -> torch.Tensor:
+    """The embedded phantom data set: ``count`` random-ellipse phantoms (:class:`Ellipses`,
+    default settings) of the split's fixed seed, as pixel averages at ``size``², (count, 1, S, S).
+
+    The first ``k`` phantoms of a split do not depend on ``count`` or ``size``, so the same
+    phantoms can be drawn at several resolutions (e.g. the prior's and a finer ground truth).
+    """
+    if split not in ELLIPSE_SEEDS:
+        raise ValueError(f"unknown split {split!r}; expected one of {tuple(ELLIPSE_SEEDS)}")
+    return ellipse_set(split, count).images(size, supersample=supersample)
+
+
+def ellipse_set(split: str = "train", count: int = 1000) -> Ellipses:
+    """The :class:`Ellipses` (parameters) behind :func:`ellipse_phantoms`."""
+    if split not in ELLIPSE_SEEDS:
+        raise ValueError(f"unknown split {split!r}; expected one of {tuple(ELLIPSE_SEEDS)}")
+    return Ellipses.random(count, torch.Generator().manual_seed(ELLIPSE_SEEDS[split]))
+
+
+LODOPAB_HINT = ("LoDoPaB-CT's ground-truth files are named ground_truth_<split>_<nnn>.hdf5 with a "
+                "dataset 'data' of shape (k, 362, 362); see data/README.md")
+
+
+def lodopab_ct(root: str | Path, split: str = "train", size: int = 128, limit: int | None = None
+               ) -> torch.Tensor:
+    """Ground-truth slices of LoDoPaB-CT (Leuschner et al. 2021) from its HDF5 files.
+
+    Reads ``ground_truth_<split>_*.hdf5`` in ``root`` (sorted), dataset ``data`` (k, 362, 362)
+    of attenuation values, rescales each slice to [0, 1] by the data set's maximum over the files
+    read, and resizes to ``size`` (antialiased bicubic). Returns (N, 1, size, size).
+
+    Args:
+        root: folder with the HDF5 files.
+        split: ``"train"``, ``"validation"`` or ``"test"``.
+        size: output side (the paper: 128).
+        limit: read at most this many slices.
+    """
+    try:
+        import h5py
+    except ImportError as err:  # pragma: no cover - h5py is a dependency
+        raise ImportError("reading LoDoPaB-CT needs h5py (pip install h5py)") from err
+    if split not in ("train", "validation", "test"):
+        raise ValueError(f"unknown split {split!r}; expected 'train', 'validation' or 'test'")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"LoDoPaB-CT folder {str(root)!r} does not exist; {LODOPAB_HINT}")
+    files = sorted(root.glob(f"ground_truth_{split}_*.hdf5")) + sorted(root.glob(f"ground_truth_{split}_*.h5"))
+    if not files:
+        raise FileNotFoundError(f"no ground_truth_{split}_*.hdf5 files in {str(root)!r}; {LODOPAB_HINT}")
+    slices = []
+    remaining = limit if limit is not None else float("inf")
+    for f in files:
+        if remaining <= 0:
+            break
+        with h5py.File(f, "r") as h:
+            if "data" not in h:
+                raise ValueError(f"{str(f)!r} has no dataset 'data'; {LODOPAB_HINT}")
+            d = h["data"]
+            if d.ndim != 3:
+                raise ValueError(f"{str(f)!r}: dataset 'data' must be (k, H, W), got shape {d.shape}")
+            k = int(min(d.shape[0], remaining))
+            slices.append(torch.from_numpy(np.asarray(d[:k], dtype=np.float32)))
+            remaining -= k
+    data = torch.cat(slices).unsqueeze(1)
+    data = data / data.max().clamp_min(1e-12)
+    return resize(data, size).clamp(0, 1)

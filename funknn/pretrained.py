@@ -11,6 +11,11 @@ from torch import nn
 #: name → one line of description. Each file records its training command in its metadata.
 PRETRAINED: dict[str, str] = {
     "photos_factor": "FunkNN (CNN, bicubic kernel), factor mode, embedded RGB photos, crops of 64",
+    "bumps_derivatives": "FunkNN (MLP, sine, cubic_conv kernel with Keys' boundary), single mode, "
+                         "Gaussian bumps 64 -> any coordinate, trained on image + gradient + Laplacian",
+    "ellipses_autoencoder": "Autoencoder of the generative prior, random-ellipse phantoms 64x64, latent 128",
+    "ellipses_flow": "RealNVP flow (5 blocks) on the latent codes of ellipses_autoencoder",
+    "ellipses_factor": "FunkNN (MLP, cubic_conv kernel), factor mode, random-ellipse phantoms 128x128",
 }
 
 

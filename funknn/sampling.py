@@ -15,7 +15,13 @@ Three kernels are offered:
   With a = -0.5 the interpolant reproduces quadratics, so derivatives are meaningful.
 
 Points outside the image are handled by reflection padding (``padding_mode="reflection"``
-in ``grid_sample``; the same reflection of each tap index in ``cubic_conv``).
+in ``grid_sample``; the same reflection of each tap index in ``cubic_conv``). ``cubic_conv``
+also offers ``boundary="extrapolate"``: Keys' own boundary condition (his eq. 25,
+f(-1) = 3 f(0) - 3 f(1) + f(2)), i.e. the image is continued beyond its border by the quadratic
+through the three outermost samples of each row and column. Reflection puts a kink into a smooth
+function at the border (a first-derivative jump, so the Laplacian there is wrong by O(1/h));
+extrapolation keeps the interpolant third-order accurate up to the border, which is what
+derivatives of smooth images need. For natural photos reflection is the safer choice.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ import torch
 import torch.nn.functional as F
 
 KERNELS = ("bilinear", "bicubic", "cubic_conv")
+BOUNDARIES = ("reflection", "extrapolate")
+#: pixels added on each side by ``boundary="extrapolate"``; taps further out repeat the last one
+EXTRAPOLATE_PAD = 8
 
 
 def check_image(image: torch.Tensor, name: str = "image") -> None:
@@ -120,27 +129,72 @@ def _reflect_index(idx: torch.Tensor, size: int) -> torch.Tensor:
     return torch.where(idx >= size, period - 1 - idx, idx)
 
 
-def cubic_conv(image: torch.Tensor, coords: torch.Tensor, a: float = -0.5) -> torch.Tensor:
+def _extrapolation_matrix(size: int, pad: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(size + 2 pad, size) matrix continuing a signal by the quadratic through its outer samples."""
+    m = torch.zeros(size + 2 * pad, size, dtype=torch.float64)
+    m[pad:pad + size] = torch.eye(size, dtype=torch.float64)
+    for k in range(1, pad + 1):
+        # Lagrange weights of the nodes 0, 1, 2 at t = -k (k = 1 gives Keys' 3, -3, 1)
+        w = torch.tensor([(k + 1) * (k + 2) / 2, -k * (k + 2), k * (k + 1) / 2], dtype=torch.float64)
+        m[pad - k, :3] = w
+        m[pad + size - 1 + k, size - 3:] = w.flip(0)
+    return m.to(device=device, dtype=dtype)
+
+
+def extrapolate(image: torch.Tensor, pad: int = EXTRAPOLATE_PAD) -> torch.Tensor:
+    """Pad (B, C, H, W) by ``pad`` pixels per side with Keys' quadratic boundary extrapolation.
+
+    Needs H, W ≥ 3. Differentiable (a linear map of the image).
+    """
+    H, W = image.shape[-2:]
+    if min(H, W) < 3:
+        raise ValueError(f"boundary='extrapolate' needs an image of at least 3×3 pixels, got {H}×{W}")
+    ey = _extrapolation_matrix(H, pad, image.dtype, image.device)
+    ex = _extrapolation_matrix(W, pad, image.dtype, image.device)
+    return ey @ image @ ex.T
+
+
+def linear_weights(t: torch.Tensor) -> torch.Tensor:
+    """Weights of linear interpolation in the four-tap layout of :func:`keys_weights`."""
+    zero = torch.zeros_like(t)
+    return torch.stack([zero, 1 - t, t, zero], dim=-1)
+
+
+def cubic_conv(image: torch.Tensor, coords: torch.Tensor, a: float | None = -0.5,
+               boundary: str = "reflection") -> torch.Tensor:
     """Keys' cubic convolution interpolation in pure PyTorch (twice differentiable).
 
     Args:
         image: (B, C, H, W).
         coords: (B, N, 2) in the [-1, 1] convention of the module.
-        a: kernel parameter; -0.5 by default (third-order accurate), -0.75 matches torch's bicubic.
+        a: kernel parameter; -0.5 by default (third-order accurate), -0.75 matches torch's bicubic;
+            ``None`` gives linear interpolation (torch's bilinear) through the same code.
+        boundary: ``"reflection"`` (taps beyond the border mirror the image) or
+            ``"extrapolate"`` (Keys' quadratic boundary extrapolation, see the module docstring).
 
     Returns:
         (B, N, C) interpolated values.
     """
+    if boundary not in BOUNDARIES:
+        raise ValueError(f"unknown boundary {boundary!r}; expected one of {BOUNDARIES}")
     B, C, H, W = image.shape
+    pad = EXTRAPOLATE_PAD if boundary == "extrapolate" else 0
     px = ((coords[..., 0] + 1) * W - 1) / 2                 # continuous column index
     py = ((coords[..., 1] + 1) * H - 1) / 2                 # continuous row index
     fx = torch.floor(px.detach())
     fy = torch.floor(py.detach())
-    wx = keys_weights(px - fx, a)                           # (B, N, 4)
-    wy = keys_weights(py - fy, a)
+    weights = linear_weights if a is None else (lambda t: keys_weights(t, a))
+    wx = weights(px - fx)                                   # (B, N, 4)
+    wy = weights(py - fy)
     taps = torch.arange(-1, 3, device=image.device)
-    ix = _reflect_index(fx.long().unsqueeze(-1) + taps, W)  # (B, N, 4)
-    iy = _reflect_index(fy.long().unsqueeze(-1) + taps, H)
+    if pad:
+        image = extrapolate(image, pad)
+        ix = (fx.long().unsqueeze(-1) + taps + pad).clamp(0, W + 2 * pad - 1)
+        iy = (fy.long().unsqueeze(-1) + taps + pad).clamp(0, H + 2 * pad - 1)
+        H, W = H + 2 * pad, W + 2 * pad
+    else:
+        ix = _reflect_index(fx.long().unsqueeze(-1) + taps, W)  # (B, N, 4)
+        iy = _reflect_index(fy.long().unsqueeze(-1) + taps, H)
     flat = (iy.unsqueeze(-1) * W + ix.unsqueeze(-2)).reshape(B, -1)   # (B, N*16)
     values = image.reshape(B, C, H * W).transpose(1, 2)     # (B, H*W, C)
     gathered = torch.gather(values, 1, flat.unsqueeze(-1).expand(-1, -1, C))
@@ -149,7 +203,8 @@ def cubic_conv(image: torch.Tensor, coords: torch.Tensor, a: float = -0.5) -> to
 
 
 def sample(image: torch.Tensor, coords: torch.Tensor, kernel: str = "bicubic", *,
-           allow_outside: bool = False, validate: bool = True) -> torch.Tensor:
+           allow_outside: bool = False, validate: bool = True, boundary: str = "reflection",
+           pure: bool = False) -> torch.Tensor:
     """Sample a discrete image at continuous coordinates.
 
     Args:
@@ -158,6 +213,11 @@ def sample(image: torch.Tensor, coords: torch.Tensor, kernel: str = "bicubic", *
         kernel: ``"bilinear"``, ``"bicubic"`` (torch, a = -0.75) or ``"cubic_conv"`` (a = -0.5).
         allow_outside: accept coordinates outside [-1, 1] (reflection padding).
         validate: check shapes and values (switch off inside hot loops that already checked).
+        boundary: ``"reflection"`` (every kernel) or ``"extrapolate"`` (``cubic_conv`` only:
+            Keys' quadratic boundary condition, for derivatives of smooth images).
+        pure: compute ``"bilinear"`` / ``"bicubic"`` in plain PyTorch instead of
+            ``grid_sample`` (the same values; differentiable any number of times, slower), so
+            that their second derivatives can be compared with ``cubic_conv``'s.
 
     Returns:
         (B, N, C) values.
@@ -169,12 +229,19 @@ def sample(image: torch.Tensor, coords: torch.Tensor, kernel: str = "bicubic", *
     """
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
+    if boundary not in BOUNDARIES:
+        raise ValueError(f"unknown boundary {boundary!r}; expected one of {BOUNDARIES}")
+    if boundary != "reflection" and kernel != "cubic_conv":
+        raise ValueError(f"boundary={boundary!r} is implemented for kernel='cubic_conv' only, "
+                         f"not {kernel!r}")
     if validate:
         check_image(image)
         check_coords(coords, batch=image.shape[0], allow_outside=allow_outside)
     coords = coords.to(image.dtype)
     if kernel == "cubic_conv":
-        return cubic_conv(image, coords)
+        return cubic_conv(image, coords, boundary=boundary)
+    if pure:
+        return cubic_conv(image, coords, a=None if kernel == "bilinear" else -0.75)
     out = F.grid_sample(image, coords.unsqueeze(1), mode=kernel, padding_mode="reflection",
                         align_corners=False)           # (B, C, 1, N)
     return out[:, :, 0].transpose(1, 2)

@@ -24,7 +24,7 @@ from .rendering import render
 from .sampling import grid_coords
 
 MODES = ("single", "continuous", "factor")
-LOSSES = ("l1", "l2")
+LOSSES = ("l1", "l2", "log_l2")
 FORMAT = "funknn-checkpoint-v1"
 
 
@@ -40,11 +40,15 @@ class TrainConfig:
         batch_images: images per step (the paper: 64).
         batch_pixels: random target pixels per image per step (the paper: 512).
         lr: Adam learning rate (the paper: 1e-4).
-        loss: ``"l1"`` or ``"l2"``.
+        loss: ``"l1"``, ``"l2"`` or ``"log_l2"`` (the logarithm of the MSE of each term; with
+            derivative losses, each quantity's relative error then counts alike, so training
+            maximises the sum of the SNRs in dB of the image, gradient and Laplacian).
         seed: seed of the data and initialisation generator.
         checkpoint_every: steps between checkpoint writes.
         gradient_weight: weight of a loss on the spatial gradient (Sobolev training); needs a
             data source with exact gradients (:class:`~funknn.data.RandomBumps`).
+        laplacian_weight: weight of a loss on the Laplacian (needs exact Laplacians, and a
+            twice-differentiable model: kernel ``cubic_conv``, ideally ``activation="sine"``).
     """
 
     mode: str = "factor"
@@ -57,6 +61,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 100
     gradient_weight: float = 0.0
+    laplacian_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -70,8 +75,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
-        if self.gradient_weight < 0:
-            raise ValueError(f"gradient_weight must be non-negative, got {self.gradient_weight}")
+        for name in ("gradient_weight", "laplacian_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
 
 
 def low_resolution_sizes(mode: str, size: int) -> tuple[int, int]:
@@ -212,7 +218,11 @@ def load(path: str | Path, device: torch.device | str | None = None) -> nn.Modul
 # ----------------------------------------------------------------------------- training
 
 def _loss(kind: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return F.l1_loss(pred, target) if kind == "l1" else F.mse_loss(pred, target)
+    if kind == "l1":
+        return F.l1_loss(pred, target)
+    if kind == "log_l2":  # log of the MSE: a sum of these is a sum of SNRs in dB (up to sign and scale)
+        return torch.log(F.mse_loss(pred, target) + 1e-30)
+    return F.mse_loss(pred, target)
 
 
 def _step_loss(model: nn.Module, data: Any, config: TrainConfig, generator: torch.Generator,
@@ -222,17 +232,24 @@ def _step_loss(model: nn.Module, data: Any, config: TrainConfig, generator: torc
         d = draw_low_size(config.mode, config.size, generator)
         batch = {k: v.to(device) for k, v in
                  data.training_batch(config.batch_images, d, config.batch_pixels, generator).items()}
-        if config.gradient_weight > 0:
+        if config.gradient_weight > 0 or config.laplacian_weight > 0:
             from .derivatives import derivatives
 
-            pred, grad, _ = derivatives(model, batch["low"], batch["coords"], order=1,
-                                        chunk=batch["coords"].shape[1], create_graph=True)
-            return (_loss(config.loss, pred, batch["values"])
-                    + config.gradient_weight * _loss(config.loss, grad, batch["gradient"]))
+            order = 2 if config.laplacian_weight > 0 else 1
+            pred, grad, lap = derivatives(model, batch["low"], batch["coords"], order=order,
+                                          chunk=batch["coords"].shape[1], create_graph=True)
+            loss = _loss(config.loss, pred, batch["values"])
+            if config.gradient_weight > 0:
+                loss = loss + config.gradient_weight * _loss(config.loss, grad, batch["gradient"])
+            if config.laplacian_weight > 0:
+                if "laplacian" not in batch:
+                    raise ValueError("laplacian_weight > 0 needs a data source with exact Laplacians")
+                loss = loss + config.laplacian_weight * _loss(config.loss, lap, batch["laplacian"])
+            return loss
         return _loss(config.loss, model(batch["coords"], batch["low"]), batch["values"])
-    if config.gradient_weight > 0:
-        raise ValueError("gradient_weight > 0 needs a data source with exact gradients "
-                         "(e.g. funknn.data.RandomBumps), not an image collection")
+    if config.gradient_weight > 0 or config.laplacian_weight > 0:
+        raise ValueError("gradient_weight / laplacian_weight > 0 need a data source with exact "
+                         "derivatives (e.g. funknn.data.RandomBumps), not an image collection")
     high = data.random_crops(config.batch_images, config.size, generator).to(device)
     low, target = make_pair(high, config.mode, generator)
     coords, values = pixel_batch(target, config.batch_pixels, generator)

@@ -98,3 +98,18 @@ def test_model_bad_inputs():
         model(torch.full((1, 4, 2), 2.0), torch.rand(1, 3, 8, 8))
     with pytest.raises(ValueError, match="batch size"):
         model(torch.zeros(2, 4, 2), torch.rand(1, 3, 8, 8))
+
+
+def test_output_init_zero_is_exactly_the_kernel_and_boundary_is_kept():
+    from funknn import sample
+
+    model = FunkNN(1, network="mlp", kernel="cubic_conv", boundary="extrapolate", output_init=0.0)
+    image = torch.rand(2, 1, 10, 12)
+    coords = torch.rand(2, 30, 2) * 2 - 1
+    expected = sample(image, coords, "cubic_conv", boundary="extrapolate")
+    assert torch.allclose(model(coords, image), expected, atol=1e-6)
+    assert "boundary" not in FunkNN(1).config and "output_init" not in FunkNN(1).config
+    with pytest.raises(ValueError, match="boundary"):
+        FunkNN(1, kernel="bicubic", boundary="extrapolate")
+    with pytest.raises(ValueError, match="output_init"):
+        FunkNN(1, output_init=-1.0)

@@ -150,3 +150,50 @@ def test_sample_bad_inputs():
         sample(img.numpy(), c)
     with pytest.raises(ValueError, match="grid size"):
         grid_coords(0, 3)
+
+
+def test_extrapolate_boundary_reproduces_quadratics_up_to_the_border():
+    from funknn.sampling import grid_coords
+
+    def f(c):
+        x, y = c[..., 0], c[..., 1]
+        return 0.7 * x * x - 0.4 * x * y + 0.3 * y * y + 0.2 * x - y + 0.5
+
+    image = f(grid_coords(9, 11, dtype=torch.float64)).reshape(1, 1, 9, 11)
+    coords = torch.rand(1, 400, 2, dtype=torch.float64) * 2 - 1
+    coords[0, :4] = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [-1.0, 0.3], [0.99, -0.99]], dtype=torch.float64)
+    ext = sample(image, coords, "cubic_conv", boundary="extrapolate")[..., 0]
+    assert torch.allclose(ext, f(coords), atol=1e-10)
+    ref = sample(image, coords, "cubic_conv")[..., 0]
+    assert (ref - f(coords)).abs().max() > 1e-3          # reflection breaks the quadratic at the border
+    # derivatives are exact too, also in the outermost half pixel
+    c = coords.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(sample(image, c, "cubic_conv", boundary="extrapolate").sum(), c)
+    exact = torch.stack([1.4 * coords[..., 0] - 0.4 * coords[..., 1] + 0.2,
+                         -0.4 * coords[..., 0] + 0.6 * coords[..., 1] - 1], dim=-1)
+    assert torch.allclose(g, exact, atol=1e-8)
+
+
+def test_boundary_errors():
+    image = torch.rand(1, 1, 8, 8)
+    coords = torch.zeros(1, 3, 2)
+    with pytest.raises(ValueError, match="unknown boundary"):
+        sample(image, coords, "cubic_conv", boundary="zeros")
+    with pytest.raises(ValueError, match="cubic_conv"):
+        sample(image, coords, "bicubic", boundary="extrapolate")
+    with pytest.raises(ValueError, match="3×3"):
+        sample(torch.rand(1, 1, 2, 8), coords, "cubic_conv", boundary="extrapolate")
+
+
+@pytest.mark.parametrize("kernel", ["bilinear", "bicubic"])
+def test_pure_kernels_match_grid_sample_and_have_second_derivatives(kernel):
+    image = torch.rand(2, 3, 7, 9, dtype=torch.float64)
+    coords = torch.rand(2, 50, 2, dtype=torch.float64) * 2 - 1
+    assert torch.allclose(sample(image, coords, kernel, pure=True), sample(image, coords, kernel), atol=1e-10)
+    c = coords.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(sample(image, c, kernel, pure=True).sum(), c, create_graph=True)
+    (h,) = torch.autograd.grad(g[..., 0].sum(), c)
+    if kernel == "bilinear":
+        assert h[..., 0].abs().max() == 0                     # piecewise linear along x
+    else:
+        assert h[..., 0].abs().max() > 0

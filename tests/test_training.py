@@ -159,9 +159,26 @@ def test_training_on_bumps_with_gradient_loss(tmp_path):
     hist = train(model, RandomBumps(), config, checkpoint=tmp_path / "b.pt", progress=False)
     assert len(hist["loss"]) == 3 and all(torch.isfinite(torch.tensor(hist["loss"])))
     assert funknn.load(tmp_path / "b.pt").config["activation"] == "sine"
-    with pytest.raises(ValueError, match="exact gradients"):
+    with pytest.raises(ValueError, match="exact derivatives"):
         train(funknn.FunkNN(3), embedded_photos("train", short_side=48), small_config(gradient_weight=1.0),
               progress=False)
+
+
+def test_laplacian_loss_with_log_l2_and_extrapolation_trains(tmp_path):
+    from funknn.data import RandomBumps
+
+    model = funknn.FunkNN(1, kernel="cubic_conv", activation="sine", network="mlp", boundary="extrapolate",
+                          output_init=0.0)
+    config = small_config(mode="single", size=16, steps=4, batch_images=2, batch_pixels=32, lr=1e-3,
+                          loss="log_l2", gradient_weight=1.0, laplacian_weight=1.0)
+    hist = train(model, RandomBumps(), config, checkpoint=tmp_path / "l.pt", progress=False)
+    assert all(torch.isfinite(torch.tensor(hist["loss"])))
+    assert hist["loss"][0] < 0                      # log of small MSEs
+    loaded = funknn.load(tmp_path / "l.pt")
+    assert loaded.config["boundary"] == "extrapolate" and loaded.config["output_init"] == 0.0
+    assert not torch.equal(loaded.net.fc_out.weight, torch.zeros_like(loaded.net.fc_out.weight))
+    with pytest.raises(ValueError, match="laplacian_weight"):
+        small_config(laplacian_weight=-1.0)
 
 
 def test_shipped_checkpoint_loads_with_its_command():

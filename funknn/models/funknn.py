@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..sampling import KERNELS, check_coords, check_image, sample
+from ..sampling import BOUNDARIES, KERNELS, check_coords, check_image, sample
 
 NETWORKS = ("cnn", "mlp")
 ACTIVATIONS = ("relu", "sine")
@@ -119,6 +119,12 @@ class FunkNN(nn.Module):
         patch_size: odd patch side p.
         width: channel / hidden width of the network.
         activation: ``"relu"`` (the paper) or ``"sine"`` (smooth, for second derivatives).
+        boundary: how the sampler continues the image beyond its border: ``"reflection"``
+            (default) or ``"extrapolate"`` (``cubic_conv`` only; Keys' quadratic boundary
+            condition, for derivatives of smooth images; see :mod:`funknn.sampling`).
+        output_init: scale of the output layer's initial weights (relative to PyTorch's
+            default). 0.01 by default; 0 starts the model as exactly plain interpolation, which
+            suits data where the kernel alone is already very accurate (smooth bumps).
 
     Shapes:
         ``model(coords, image)``: coords (B, N, 2) in [-1, 1], image (B, C, H, W) → (B, N, C).
@@ -130,8 +136,15 @@ class FunkNN(nn.Module):
     """
 
     def __init__(self, in_channels: int = 3, network: str = "cnn", kernel: str = "bicubic",
-                 patch_size: int = 9, width: int = 64, activation: str = "relu") -> None:
+                 patch_size: int = 9, width: int = 64, activation: str = "relu",
+                 boundary: str = "reflection", output_init: float = 0.01) -> None:
         super().__init__()
+        if not output_init >= 0:
+            raise ValueError(f"output_init must be non-negative, got {output_init}")
+        if boundary not in BOUNDARIES:
+            raise ValueError(f"unknown boundary {boundary!r}; expected one of {BOUNDARIES}")
+        if boundary != "reflection" and kernel != "cubic_conv":
+            raise ValueError(f"boundary={boundary!r} needs kernel='cubic_conv', not {kernel!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; expected one of {ACTIVATIONS}")
         if network not in NETWORKS:
@@ -144,6 +157,12 @@ class FunkNN(nn.Module):
             raise ValueError(f"patch_size must be a positive odd number, got {patch_size}")
         self.config = dict(in_channels=int(in_channels), network=network, kernel=kernel,
                            patch_size=int(patch_size), width=int(width), activation=activation)
+        # entries at their defaults are left out, so older checkpoints still match
+        if boundary != "reflection":
+            self.config["boundary"] = boundary
+        if output_init != 0.01:
+            self.config["output_init"] = float(output_init)
+        self.boundary = boundary
         self.in_channels = int(in_channels)
         self.kernel = kernel
         #: queries per block of the network's forward pass when no graph is kept
@@ -157,6 +176,9 @@ class FunkNN(nn.Module):
             self.net: nn.Module = PatchCNN(in_channels, patch_size, width, activation)
         else:
             self.net = PatchMLP(in_channels, patch_size, width=4 * width, activation=activation)
+        if output_init != 0.01:
+            with torch.no_grad():
+                self.net.fc_out.weight.mul_(output_init / 0.01)
         offsets = torch.arange(patch_size, dtype=torch.float32) - self.centre
         oy, ox = torch.meshgrid(offsets, offsets, indexing="ij")
         self.register_buffer("offsets", torch.stack([ox.reshape(-1), oy.reshape(-1)], -1),
@@ -177,7 +199,8 @@ class FunkNN(nn.Module):
         pixel = torch.tensor([2.0 / W, 2.0 / H], device=image.device, dtype=image.dtype)
         step = (self.offsets.to(image.dtype) * (self.scale.to(image.dtype) * pixel))  # (p*p, 2)
         where = coords.to(image.dtype).unsqueeze(2) + step                          # (B, N, p*p, 2)
-        values = sample(image, where.reshape(B, N * p * p, 2), self.kernel, validate=False)
+        values = sample(image, where.reshape(B, N * p * p, 2), self.kernel, validate=False,
+                        boundary=self.boundary)
         return values.reshape(B, N, p, p, C).permute(0, 1, 4, 2, 3)
 
     def forward(self, coords: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
