@@ -1,0 +1,171 @@
+"""Forward operators of the inverse problems (Section 4 of the paper): derivatives of a
+continuous image at given coordinates (dense or the largest ones only), and limited-view
+parallel-beam CT through ODL and ASTRA.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .derivatives import derivatives
+from .sampling import grid_coords
+
+# ----------------------------------------------------------------------------- derivatives
+
+
+def gradient_operator(model, image: torch.Tensor, coords: torch.Tensor, *, chunk: int = 4096,
+                      create_graph: bool = False) -> torch.Tensor:
+    """The derivative operator of eq. 3: the gradient (B, N, C, 2) of the continuous image
+    ``model(·, image)`` at ``coords`` (B, N, 2) (x along the width, y along the height).
+
+    With ``create_graph=True`` the result is differentiable in the image (and so in a latent
+    code that produced it) and in the model's weights."""
+    return derivatives(model, image, coords, order=1, chunk=chunk, create_graph=create_graph)[1]
+
+
+def grid_locations(size: int | Sequence[int], batch: int) -> torch.Tensor:
+    """Pixel-centre coordinates of an H×W grid, (B, H·W, 2): the dense measurement locations."""
+    H, W = (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    return grid_coords(H, W).unsqueeze(0).expand(batch, -1, -1).contiguous()
+
+
+def largest_gradients(grad: torch.Tensor, fraction: float = 0.2) -> torch.Tensor:
+    """Indices of the locations with the largest gradient magnitude (the sparse measurements
+    of eq. 4).
+
+    Args:
+        grad: (B, N, C, 2) gradients at N locations.
+        fraction: share of the locations kept (the paper: 20%).
+
+    Returns:
+        (B, k) indices, k = round(fraction · N), largest first.
+    """
+    if grad.dim() != 4 or grad.shape[-1] != 2:
+        raise ValueError(f"grad must have shape (B, N, C, 2), got {tuple(grad.shape)}")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    k = max(1, int(round(fraction * grad.shape[1])))
+    magnitude = grad.detach().pow(2).sum(dim=(-1, -2))                    # (B, N)
+    return magnitude.topk(k, dim=1).indices
+
+
+# ----------------------------------------------------------------------------- CT
+
+def _available_impls() -> list[str]:
+    from odl.applications.tomo.backends import ASTRA_AVAILABLE, ASTRA_CUDA_AVAILABLE, SKIMAGE_AVAILABLE
+
+    impls = []
+    if ASTRA_CUDA_AVAILABLE:
+        impls.append("astra_cuda")
+    if ASTRA_AVAILABLE:
+        impls.append("astra_cpu")
+    if SKIMAGE_AVAILABLE:
+        impls.append("skimage")
+    return impls
+
+
+class LimitedViewCT:
+    r"""Parallel-beam ray transform over a limited range of angles, as PyTorch operations.
+
+    The image lives on [-1, 1]² (H×W pixels; ODL's first axis is the array's first axis, the
+    rows); the detector covers [-√2, √2] so that every ray through the image is seen.
+
+    Args:
+        image_size: side of the image, or (H, W).
+        num_angles: number of projection angles, uniform in ``angle_range`` (cell midpoints).
+        angle_range: (min, max) in degrees; the paper: (−70, 70).
+        impl: ``"astra_cuda"``, ``"astra_cpu"`` or ``"skimage"``; ``None`` picks the first
+            available in that order.
+        detector_pixels: detector cells (default ⌈√2 · max(H, W)⌉).
+
+    ``A(x)``: (B, 1, H, W) → (B, 1, angles, detectors), differentiable; ``A_adjoint(y)``: the
+    adjoint for the plain dot product of tensors, ⟨A x, y⟩ = ⟨x, A_adjoint y⟩ (ODL's own
+    ``adjoint`` is taken in inner products weighted by the cell sizes, which differs by the ratio
+    ``weight_ratio`` of the cell volumes); autograd's gradient through ``A`` equals
+    ``A_adjoint``. ``fbp(y)``: filtered back-projection (Hann filter). ``measure(x, snr_db)``:
+    noisy data.
+    """
+
+    def __init__(self, image_size: int | Sequence[int], num_angles: int = 90,
+                 angle_range: tuple[float, float] = (-70.0, 70.0), impl: str | None = None,
+                 detector_pixels: int | None = None, fbp_filter: str = "Hann",
+                 fbp_frequency_scaling: float = 1.0) -> None:
+        import odl
+        from odl.applications import tomo
+        from odl.contrib.torch import OperatorModule
+
+        H, W = (int(image_size), int(image_size)) if isinstance(image_size, int) else map(int, image_size)
+        if min(H, W) < 2:
+            raise ValueError(f"image_size must be at least 2 pixels, got {image_size}")
+        if int(num_angles) < 1:
+            raise ValueError(f"num_angles must be positive, got {num_angles}")
+        lo, hi = (float(a) for a in angle_range)
+        if not -180 <= lo < hi <= 180:
+            raise ValueError(f"angle_range must satisfy -180 <= min < max <= 180 degrees, got {angle_range}")
+        impls = _available_impls()
+        if impl is None:
+            if not impls:
+                raise RuntimeError("no ray-transform backend: install astra-toolbox or scikit-image")
+            impl = impls[0]
+        elif impl not in ("astra_cuda", "astra_cpu", "skimage"):
+            raise ValueError(f"unknown impl {impl!r}; expected 'astra_cuda', 'astra_cpu' or 'skimage'")
+        elif impl not in impls:
+            raise RuntimeError(f"impl {impl!r} is not available here; available: {impls}")
+        self.image_size, self.num_angles, self.angle_range, self.impl = (H, W), int(num_angles), (lo, hi), impl
+        n_det = int(detector_pixels or math.ceil(math.sqrt(2) * max(H, W)))
+        self.detector_pixels = n_det
+        self.space = odl.uniform_discr([-1.0, -1.0], [1.0, 1.0], (H, W), dtype="float32")
+        angles = odl.uniform_partition(math.radians(lo), math.radians(hi), self.num_angles)
+        detector = odl.uniform_partition(-math.sqrt(2), math.sqrt(2), n_det)
+        self.geometry = tomo.Parallel2dGeometry(angles, detector)
+        self.ray = tomo.RayTransform(self.space, self.geometry, impl=impl)
+        self.fbp_operator = tomo.fbp_op(self.ray, filter_type=fbp_filter, frequency_scaling=fbp_frequency_scaling)
+        #: angles in degrees (cell midpoints)
+        self.angles = np.degrees(self.geometry.angles)
+        cell_image = (2.0 / H) * (2.0 / W)
+        cell_data = float(self.ray.range.cell_volume)
+        #: ODL's adjoint times this ratio is the plain-dot-product adjoint
+        self.weight_ratio = cell_image / cell_data
+        self._A = OperatorModule(self.ray)
+        self._AT = OperatorModule(self.ray.adjoint)
+        self._fbp = OperatorModule(self.fbp_operator)
+
+    @property
+    def data_shape(self) -> tuple[int, int]:
+        return (self.num_angles, self.detector_pixels)
+
+    def _check(self, x: torch.Tensor, shape: tuple[int, int], name: str) -> None:
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 1 or tuple(x.shape[-2:]) != shape:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"{name} must have shape (B, 1, {shape[0]}, {shape[1]}), got {got}")
+
+    def A(self, x: torch.Tensor) -> torch.Tensor:
+        """Projections (B, 1, angles, detectors) of images (B, 1, H, W)."""
+        self._check(x, self.image_size, "x")
+        # OperatorModule's backward already returns the plain-dot-product adjoint (tested)
+        return self._A(x.float()).to(x.dtype)
+
+    def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        """Back-projection (B, 1, H, W): the adjoint of ``A`` for the plain dot product."""
+        self._check(y, self.data_shape, "y")
+        return (self.weight_ratio * self._AT(y.float())).to(y.dtype)
+
+    def fbp(self, y: torch.Tensor) -> torch.Tensor:
+        """Filtered back-projection (B, 1, H, W) of projections (B, 1, angles, detectors)."""
+        self._check(y, self.data_shape, "y")
+        return self._fbp(y.float()).to(y.dtype)
+
+    def measure(self, x: torch.Tensor, snr_db: float = 30.0, generator: torch.Generator | None = None
+                ) -> torch.Tensor:
+        """Noisy projections: A x plus white Gaussian noise whose power is ``snr_db`` below
+        each projection's (each angle's) mean power."""
+        with torch.no_grad():
+            y = self.A(x)
+            power = y.pow(2).mean(dim=-1, keepdim=True)                      # per projection
+            sigma = (power / 10 ** (snr_db / 10)).sqrt()
+            noise = torch.randn(y.shape, generator=generator, dtype=y.dtype).to(y.device)
+            return y + sigma * noise
