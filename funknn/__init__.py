@@ -10,7 +10,7 @@ The public API::
 
 __version__ = "0.1.0"
 
-from . import data, metrics, sampling  # noqa: E402
+from . import data, generative, metrics, sampling  # noqa: E402
 from .models import FunkNN, count_parameters  # noqa: E402
 from .pretrained import available_pretrained, pretrained, pretrained_path  # noqa: E402
 from .rendering import render  # noqa: E402
@@ -18,5 +18,6 @@ from .sampling import grid_coords, sample  # noqa: E402
 from .training import TrainConfig, evaluate, load, save, train  # noqa: E402
 
 __all__ = ["FunkNN", "TrainConfig", "available_pretrained", "count_parameters", "data", "evaluate",
-           "grid_coords", "load", "metrics", "pretrained", "pretrained_path", "render", "sample",
+           "generative", "grid_coords", "load", "metrics", "pretrained", "pretrained_path", "render",
+           "sample",
            "sampling", "save", "train", "__version__"]

@@ -91,7 +91,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _prior_data_description(args: argparse.Namespace) -> str:
     if args.data == "ellipses":
-        return f"{args.count} random-ellipse phantoms (funknn.data.ellipse_phantoms, train split) at {args.size}²"
+        return (f"{args.count} random-ellipse phantoms (funknn.data.ellipse_phantoms, train split) "
+                f"at {args.size}²")
     return f"{args.data} (train split, up to {args.count} images) at {args.size}²"
 
 
@@ -102,7 +103,8 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     device = _device(args.device)
     images = _images(args.data, "train", args.count, args.size)
-    model = Autoencoder(1, args.size, args.latent_dim, args.width, args.max_width).to(device)
+    model = Autoencoder(1, args.size, args.latent_dim, args.width, args.max_width, bottleneck=args.bottleneck,
+                        spatial=args.spatial).to(device)
     config = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                        checkpoint_every=args.checkpoint_every, perceptual=args.perceptual,
                        perceptual_weight=args.perceptual_weight, vgg_weights=args.vgg_weights)
@@ -222,9 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--latent-dim", type=int, default=128)
     a.add_argument("--width", type=int, default=16)
     a.add_argument("--max-width", type=int, default=64)
+    a.add_argument("--bottleneck", type=int, default=4, help="side of the smallest feature map")
+    a.add_argument("--spatial", action="store_true",
+                   help="code = flattened small-channel bottleneck map (latent-dim / bottleneck² channels)")
     a.add_argument("--perceptual", choices=("laplacian", "vgg", "none"), default="laplacian")
     a.add_argument("--perceptual-weight", type=float, default=0.1)
-    a.add_argument("--vgg-weights", default=None, help="local torchvision VGG-16 state dict (--perceptual vgg)")
+    a.add_argument("--vgg-weights", default=None,
+                   help="local torchvision VGG-16 state dict (--perceptual vgg)")
     b = sub.add_parser("train-flow", help="train the RealNVP flow on an autoencoder's latent codes")
     b.add_argument("--autoencoder", required=True, help="autoencoder checkpoint")
     b.add_argument("--data", default="ellipses", help=prior_data)

@@ -462,7 +462,8 @@ def lodopab_ct(root: str | Path, split: str = "train", size: int = 128, limit: i
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"LoDoPaB-CT folder {str(root)!r} does not exist; {LODOPAB_HINT}")
-    files = sorted(root.glob(f"ground_truth_{split}_*.hdf5")) + sorted(root.glob(f"ground_truth_{split}_*.h5"))
+    files = sorted(root.glob(f"ground_truth_{split}_*.hdf5"))
+    files += sorted(root.glob(f"ground_truth_{split}_*.h5"))
     if not files:
         raise FileNotFoundError(f"no ground_truth_{split}_*.hdf5 files in {str(root)!r}; {LODOPAB_HINT}")
     slices = []

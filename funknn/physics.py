@@ -115,7 +115,8 @@ class LimitedViewCT:
             raise ValueError(f"unknown impl {impl!r}; expected 'astra_cuda', 'astra_cpu' or 'skimage'")
         elif impl not in impls:
             raise RuntimeError(f"impl {impl!r} is not available here; available: {impls}")
-        self.image_size, self.num_angles, self.angle_range, self.impl = (H, W), int(num_angles), (lo, hi), impl
+        self.image_size, self.num_angles = (H, W), int(num_angles)
+        self.angle_range, self.impl = (lo, hi), impl
         n_det = int(detector_pixels or math.ceil(math.sqrt(2) * max(H, W)))
         self.detector_pixels = n_det
         self.space = odl.uniform_discr([-1.0, -1.0], [1.0, 1.0], (H, W), dtype="float32")
@@ -123,7 +124,8 @@ class LimitedViewCT:
         detector = odl.uniform_partition(-math.sqrt(2), math.sqrt(2), n_det)
         self.geometry = tomo.Parallel2dGeometry(angles, detector)
         self.ray = tomo.RayTransform(self.space, self.geometry, impl=impl)
-        self.fbp_operator = tomo.fbp_op(self.ray, filter_type=fbp_filter, frequency_scaling=fbp_frequency_scaling)
+        self.fbp_operator = tomo.fbp_op(self.ray, filter_type=fbp_filter,
+                                        frequency_scaling=fbp_frequency_scaling)
         #: angles in degrees (cell midpoints)
         self.angles = np.degrees(self.geometry.angles)
         cell_image = (2.0 / H) * (2.0 / W)

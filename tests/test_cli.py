@@ -46,3 +46,23 @@ def test_cli_errors(tmp_path):
         main(["train", "--data", str(tmp_path / "celeba"), "--out", str(tmp_path / "c.pt")])
     with pytest.raises(SystemExit):
         main(["train", "--mode", "magic", "--out", "x.pt"])
+
+
+def test_train_autoencoder_and_flow(tmp_path, capsys):
+    ae = tmp_path / "ae.pt"
+    assert main(["train-autoencoder", "--count", "8", "--size", "16", "--latent-dim", "6", "--width", "4",
+                 "--max-width", "8", "--steps", "2", "--batch", "4", "--out", str(ae), "--no-progress"]) == 0
+    model = funknn.load(ae)
+    assert model.latent_dim == 6 and model.meta["command"].startswith("python -m funknn train-autoencoder")
+    assert "ellipse" in model.meta["data"]
+    fl = tmp_path / "flow.pt"
+    assert main(["train-flow", "--autoencoder", str(ae), "--count", "8", "--blocks", "1", "--hidden", "8",
+                 "--steps", "2", "--batch", "4", "--out", str(fl), "--no-progress"]) == 0
+    flow = funknn.load(fl)
+    assert flow.dim == 6 and flow.meta["autoencoder"] == str(ae)
+    assert "bits/dim" in capsys.readouterr().out
+    ck = tmp_path / "e.pt"
+    assert main(["train", "--data", "ellipses", "--channels", "1", "--count", "4", "--short-side", "32",
+                 "--network", "mlp", "--kernel", "cubic_conv", "--size", "16", "--steps", "1",
+                 "--batch-images", "2", "--batch-pixels", "8", "--out", str(ck), "--no-progress"]) == 0
+    assert "ellipse" in funknn.load(ck).meta["data"]

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from funknn.data import EMBEDDED_SPLITS, ImageCollection, celeba_hq, embedded_photos, image_folder, resize
@@ -105,3 +106,45 @@ def test_gaussian_bumps_analytic_derivatives_match_autograd():
         GaussianBumps.random(2, sigma_range=(0.0, 0.4))
     with pytest.raises(ValueError, match="shape"):
         GaussianBumps(torch.zeros(3, 2))
+
+
+def test_ellipse_phantoms_reproducible_and_resolution_consistent():
+    from funknn.data import Ellipses, ellipse_phantoms, ellipse_set
+
+    a = ellipse_phantoms("train", 6, 16)
+    assert a.shape == (6, 1, 16, 16) and a.min() >= 0 and a.max() <= 1 and a.max() > 0.1
+    assert torch.equal(a[:3], ellipse_phantoms("train", 3, 16))          # prefix independent of count
+    assert not torch.equal(a[:3], ellipse_phantoms("test", 3, 16))       # splits are other draws
+    fine = ellipse_set("train", 6).images(32)
+    coarse = F.avg_pool2d(fine, 2)
+    assert (coarse - a).abs().mean() < 0.02                              # same phantoms at 2× resolution
+    corners = torch.tensor([[[0.99, 0.99], [-0.99, 0.99]]], dtype=torch.float64).expand(6, -1, -1)
+    assert (ellipse_set("train", 6).values(corners) == 0).all()          # zero outside the unit disc
+    one = Ellipses([torch.tensor([[0.5, 0.4, 0.2, 0.0, 0.0, 0.0]])])
+    inside = one.values(torch.tensor([[[0.35, 0.0], [0.0, 0.19], [0.0, 0.25]]]))[0, :, 0]
+    assert inside.tolist() == [0.5, 0.5, 0.0]
+    with pytest.raises(ValueError, match="shape"):
+        Ellipses([torch.zeros(2, 5)])
+    with pytest.raises(ValueError, match="split"):
+        ellipse_phantoms("validation", 2, 8)
+
+
+def test_lodopab_loader(tmp_path):
+    import h5py
+
+    from funknn.data import lodopab_ct
+
+    rng = np.random.default_rng(0)
+    for k in range(2):
+        with h5py.File(tmp_path / f"ground_truth_train_00{k}.hdf5", "w") as h:
+            h["data"] = rng.random((3, 20, 20)).astype(np.float32) * (k + 1)
+    out = lodopab_ct(tmp_path, "train", size=8, limit=5)
+    assert out.shape == (5, 1, 8, 8) and out.min() >= 0 and out.max() <= 1
+    with pytest.raises(FileNotFoundError, match="ground_truth_test"):
+        lodopab_ct(tmp_path, "test")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        lodopab_ct(tmp_path / "missing")
+    with h5py.File(tmp_path / "ground_truth_validation_000.hdf5", "w") as h:
+        h["other"] = np.zeros((1, 4, 4))
+    with pytest.raises(ValueError, match="'data'"):
+        lodopab_ct(tmp_path, "validation")

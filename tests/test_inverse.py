@@ -2,8 +2,16 @@ import pytest
 import torch
 
 from funknn.generative import ContinuousGenerator
-from funknn.inverse import (CTProblem, DerivativeProblem, SolverConfig, pixel_gradient, poisson_tv, solve,
-                            total_variation, tv_least_squares)
+from funknn.inverse import (
+    CTProblem,
+    DerivativeProblem,
+    SolverConfig,
+    pixel_gradient,
+    poisson_tv,
+    solve,
+    total_variation,
+    tv_least_squares,
+)
 from funknn.metrics import si_snr, snr
 from funknn.models import Autoencoder, FunkNN, RealNVP
 from funknn.physics import LimitedViewCT, gradient_operator, grid_locations

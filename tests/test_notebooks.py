@@ -32,3 +32,81 @@ def test_01_super_resolution_paper_profile(tmp_path, fake_celeba):
     summary = json.loads((tmp_path / "01_super_resolution.json").read_text())
     assert summary["profile"] == "paper" and summary["low_size"] == 128
     assert summary["checkpoint_steps"] == 2 and summary["scales"] == [2, 4]
+
+
+@pytest.mark.slow
+def test_03_derivatives_paper_profile(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "03_derivatives.ipynb"), str(tmp_path / "out.ipynb"),
+        cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False,
+        parameters=dict(profile="paper", train=True, steps=2, n_test=1, scales=[1], batch_images=1,
+                        figure_size=32, checkpoint=str(tmp_path / "paper.pt"), results_dir=str(tmp_path)))
+    import json
+
+    summary = json.loads((tmp_path / "03_derivatives.json").read_text())
+    assert summary["profile"] == "paper" and summary["training_resolution"] == 128
+    assert summary["checkpoint_steps"] == 2 and list(summary["snr_db"]["FunkNN"]) == ["128"]
+    assert summary["funknn_parameters"] > 100_000
+
+
+@pytest.mark.slow
+def test_04_generative_prior_paper_profile(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    import h5py
+
+    folder = tmp_path / "lodopab"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for split, k in (("train", 6), ("test", 2)):
+        with h5py.File(folder / f"ground_truth_{split}_000.hdf5", "w") as h:
+            h["data"] = rng.random((k, 40, 40)).astype(np.float32)
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "04_generative_prior.ipynb"), str(tmp_path / "out.ipynb"),
+        cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False,
+        parameters=dict(profile="paper", train=True, data_dir=str(folder), steps=2, batch=2,
+                        checkpoint_dir=str(tmp_path / "ck"), results_dir=str(tmp_path)))
+    import json
+
+    summary = json.loads((tmp_path / "04_generative_prior.json").read_text())
+    assert summary["profile"] == "paper" and summary["data"] == "LoDoPaB-CT" and summary["size"] == 128
+    assert summary["steps"] == {"autoencoder": 2, "flow": 2, "funknn": 2} and summary["test_images"] == 2
+
+
+@pytest.fixture(scope="module")
+def tiny_prior(tmp_path_factory):
+    """A tiny untrained prior (autoencoder, flow, FunkNN) and a fabricated LoDoPaB-CT folder."""
+    import h5py
+    import torch
+
+    import funknn
+    from funknn.models import Autoencoder, FunkNN, RealNVP
+
+    root = tmp_path_factory.mktemp("prior")
+    torch.manual_seed(0)
+    funknn.save(Autoencoder(1, image_size=16, latent_dim=8, width=4, max_width=8), root / "autoencoder.pt")
+    funknn.save(RealNVP(8, blocks=1, hidden=(8,)), root / "flow.pt")
+    funknn.save(FunkNN(1, network="mlp", kernel="cubic_conv"), root / "funknn.pt")
+    rng = np.random.default_rng(0)
+    with h5py.File(root / "ground_truth_test_000.hdf5", "w") as h:
+        h["data"] = rng.random((2, 40, 40)).astype(np.float32)
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, extra", [
+    ("05_inverse_derivatives", dict(finetune_steps=1, baseline_steps=2)),
+    ("06_limited_view_ct", dict(tv_steps=2, num_angles=20)),
+])
+def test_inverse_notebooks_paper_profile(tmp_path, tiny_prior, name, extra):
+    papermill = pytest.importorskip("papermill")
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / f"{name}.ipynb"), str(tmp_path / "out.ipynb"),
+        cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False,
+        parameters=dict(profile="paper", checkpoint_dir=str(tiny_prior), data_dir=str(tiny_prior), steps=2,
+                        n_test=1, results_dir=str(tmp_path), **extra))
+    import json
+
+    summary = json.loads((tmp_path / f"{name}.json").read_text())
+    assert summary["profile"] == "paper" and summary["reconstruction_resolution"] == 256
+    assert summary["steps"] == 2 and summary["test_images"] == 1

@@ -1,8 +1,10 @@
-"""Models: FunkNN and (in later modules) baselines and the generative prior."""
+"""Models: FunkNN, the baselines and the generative prior (autoencoder, RealNVP flow)."""
 
+from .autoencoder import Autoencoder
+from .flow import RealNVP
 from .funknn import NETWORKS, FunkNN, count_parameters
 
 #: classes that :func:`funknn.load` can rebuild from a checkpoint, by name
-MODEL_REGISTRY = {"FunkNN": FunkNN}
+MODEL_REGISTRY = {"FunkNN": FunkNN, "Autoencoder": Autoencoder, "RealNVP": RealNVP}
 
-__all__ = ["FunkNN", "NETWORKS", "count_parameters", "MODEL_REGISTRY"]
+__all__ = ["Autoencoder", "FunkNN", "NETWORKS", "RealNVP", "count_parameters", "MODEL_REGISTRY"]

@@ -1,0 +1,255 @@
+"""The continuous generative prior (Section 3.2 of the paper): G = FunkNN ∘ decoder ∘ flow.
+
+A latent noise vector ``w`` goes through the RealNVP flow to a latent code, the autoencoder's
+decoder turns the code into a low-resolution image, and FunkNN renders that image at any
+resolution or at any coordinates, with derivatives.
+
+This module also trains the two discrete parts (autoencoder, flow) with the same atomic,
+resumable checkpoints as :func:`funknn.train`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import __version__
+from .derivatives import derivatives
+from .models.autoencoder import Autoencoder, VGGPerceptualLoss, laplacian_pyramid_loss
+from .models.flow import RealNVP
+from .rendering import render
+from .training import FORMAT, _atomic_save, _model_record, hardware, read_checkpoint
+
+PERCEPTUAL = ("laplacian", "vgg", "none")
+
+
+@dataclass
+class FitConfig:
+    """Settings of an autoencoder or flow training run.
+
+    Attributes:
+        steps: optimisation steps; batch: images (or codes) per step; lr: Adam learning rate.
+        seed: seed of the batch order. checkpoint_every: steps between checkpoint writes.
+        perceptual: autoencoder only: ``"laplacian"`` (Laplacian-pyramid L1, the default),
+            ``"vgg"`` (needs ``vgg_weights``, a local file) or ``"none"`` (MSE only).
+        perceptual_weight: weight of that loss next to the MSE.
+        vgg_weights: path of torchvision-format VGG-16 weights for ``perceptual="vgg"``.
+    """
+
+    steps: int = 2000
+    batch: int = 32
+    lr: float = 1e-3
+    seed: int = 0
+    checkpoint_every: int = 100
+    perceptual: str = "laplacian"
+    perceptual_weight: float = 0.1
+    vgg_weights: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.perceptual not in PERCEPTUAL:
+            raise ValueError(f"unknown perceptual loss {self.perceptual!r}; expected one of {PERCEPTUAL}")
+        if self.perceptual == "vgg" and not self.vgg_weights:
+            raise ValueError("perceptual='vgg' needs vgg_weights: the path of a local VGG-16 weights file")
+
+
+def _fit(model: nn.Module, data: torch.Tensor, config: FitConfig,
+         loss_fn: Callable[[torch.Tensor], torch.Tensor], checkpoint: str | Path | None,
+         resume: bool, progress: bool, meta: dict | None, desc: str) -> dict:
+    """Adam on random batches (without replacement within an epoch) of ``data``."""
+    from tqdm.auto import tqdm
+
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(config.seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    history: dict = {"step": [], "loss": [], "seconds": 0.0}
+    step, order = 0, torch.empty(0, dtype=torch.long)
+    if checkpoint is not None and resume and Path(checkpoint).is_file():
+        record = read_checkpoint(checkpoint)
+        if record.get("model_config") != getattr(model, "config", None):
+            raise ValueError(f"cannot resume from {str(checkpoint)!r}: it holds a model with config "
+                             f"{record.get('model_config')}, not {getattr(model, 'config', None)}")
+        mine = dataclasses.asdict(config)
+        differ = [k for k, v in mine.items() if k != "steps" and record["train_config"].get(k) != v]
+        if differ:
+            raise ValueError(f"cannot resume from {str(checkpoint)!r}: training settings {differ} differ")
+        model.load_state_dict(record["state_dict"])
+        optimiser.load_state_dict(record["optimizer"])
+        generator.set_state(record["generator"])
+        history, step, order = record["history"], int(record["step"]), record["order"]
+
+    def write() -> None:
+        if checkpoint is None:
+            return
+        _atomic_save({"format": FORMAT, "version": __version__, **_model_record(model),
+                      "optimizer": optimiser.state_dict(), "step": step, "order": order,
+                      "generator": generator.get_state(), "train_config": dataclasses.asdict(config),
+                      "history": history,
+                      "meta": {**(meta or {}), "steps": step, "train_config": dataclasses.asdict(config),
+                               "wall_seconds": round(history["seconds"], 1), "hardware": hardware(),
+                               "torch": str(torch.__version__)}}, checkpoint)
+
+    model.train()
+    bar = tqdm(total=config.steps, initial=step, disable=not progress, desc=desc)
+    start, elapsed0 = time.perf_counter(), history["seconds"]
+    while step < config.steps:
+        if order.numel() < config.batch:
+            order = torch.cat([order, torch.randperm(len(data), generator=generator)])
+        idx, order = order[:config.batch], order[config.batch:]
+        loss = loss_fn(data[idx].to(device))
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        step += 1
+        history["step"].append(step)
+        history["loss"].append(float(loss.detach()))
+        history["seconds"] = elapsed0 + time.perf_counter() - start
+        bar.update(1)
+        bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            write()
+    bar.close()
+    model.eval()
+    return history
+
+
+def autoencoder_loss(model: Autoencoder, images: torch.Tensor, config: FitConfig,
+                     vgg: nn.Module | None = None) -> torch.Tensor:
+    """MSE plus ``perceptual_weight`` × the perceptual-type loss of ``config``."""
+    recon = model(images)
+    loss = F.mse_loss(recon, images)
+    if config.perceptual == "laplacian":
+        loss = loss + config.perceptual_weight * laplacian_pyramid_loss(recon, images)
+    elif config.perceptual == "vgg":
+        loss = loss + config.perceptual_weight * vgg(recon, images)
+    return loss
+
+
+def train_autoencoder(model: Autoencoder, images: torch.Tensor, config: FitConfig, *,
+                      checkpoint: str | Path | None = None, resume: bool = True, progress: bool = True,
+                      meta: dict | None = None) -> dict:
+    """Train an autoencoder on ``images`` (N, C, S, S) with MSE + a perceptual-type loss.
+
+    Returns:
+        History ``{"step", "loss", "seconds"}``; the checkpoint (if given) is resumable.
+    """
+    model._check(images[:1])
+    vgg = None
+    if config.perceptual == "vgg":
+        vgg = VGGPerceptualLoss(config.vgg_weights).to(next(model.parameters()).device)
+    return _fit(model, images, config, lambda x: autoencoder_loss(model, x, config, vgg),
+                checkpoint, resume, progress, meta, "train autoencoder")
+
+
+def train_flow(flow: RealNVP, codes: torch.Tensor, config: FitConfig, *,
+               checkpoint: str | Path | None = None, resume: bool = True, progress: bool = True,
+               meta: dict | None = None) -> dict:
+    """Train a flow by maximum likelihood on latent codes (N, L). The loss is the negative
+    log-likelihood in bits per dimension."""
+    flow._check(codes[:1], "codes")
+    return _fit(flow, codes, config, flow.nll_bits_per_dim, checkpoint, resume, progress, meta,
+                "train flow")
+
+
+@torch.no_grad()
+def encode(model: Autoencoder, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """Latent codes (N, L) of images (N, C, S, S), in batches, without gradients."""
+    device = next(model.parameters()).device
+    return torch.cat([model.encode(part.to(device)).cpu() for part in images.split(batch)])
+
+
+class ContinuousGenerator(nn.Module):
+    """G(w) = FunkNN(·, decoder(flow(w))): a generator of continuous images.
+
+    Args:
+        autoencoder: a trained :class:`~funknn.models.Autoencoder` (its decoder is used).
+        flow: a trained :class:`~funknn.models.RealNVP` on the autoencoder's codes.
+        funknn: a trained FunkNN for the same image domain (channels must match).
+
+    Example:
+        >>> ae = Autoencoder(1, image_size=16, latent_dim=4, width=4)
+        >>> from funknn.models import FunkNN
+        >>> G = ContinuousGenerator(ae, RealNVP(4, blocks=1, hidden=(8,)), FunkNN(1, "mlp"))
+        >>> G.sample(2, size=32).shape
+        torch.Size([2, 1, 32, 32])
+    """
+
+    def __init__(self, autoencoder: Autoencoder, flow: RealNVP, funknn: nn.Module) -> None:
+        super().__init__()
+        if flow.dim != autoencoder.latent_dim:
+            raise ValueError(f"flow dim {flow.dim} != autoencoder latent_dim {autoencoder.latent_dim}")
+        if getattr(funknn, "in_channels", autoencoder.in_channels) != autoencoder.in_channels:
+            raise ValueError(f"FunkNN has {funknn.in_channels} channels, the autoencoder "
+                             f"{autoencoder.in_channels}")
+        self.autoencoder, self.flow, self.funknn = autoencoder, flow, funknn
+        self.latent_dim = autoencoder.latent_dim
+        self.low_size = autoencoder.image_size
+
+    def noise(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0
+              ) -> torch.Tensor:
+        """Base noise w ~ N(0, temperature² I), (n, L)."""
+        p = next(self.parameters())
+        return (temperature * torch.randn(n, self.latent_dim, generator=generator,
+                                          dtype=p.dtype)).to(p.device)
+
+    def low_resolution(self, noise: torch.Tensor) -> torch.Tensor:
+        """Decoder(flow(w)): the discrete low-resolution images (B, C, d, d)."""
+        return self.autoencoder.decode(self.flow(noise))
+
+    def forward(self, coords: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Intensities (B, N, C) of the continuous images G(w) at coords (B, N, 2)."""
+        return self.funknn(coords, self.low_resolution(noise))
+
+    def render(self, noise: torch.Tensor, size: int | Sequence[int], hierarchical: bool = False,
+               chunk: int = 1024) -> torch.Tensor:
+        """G(w) on an H×W grid, (B, C, H, W)."""
+        return render(self.funknn, self.low_resolution(noise), size, chunk=chunk, hierarchical=hierarchical)
+
+    @torch.no_grad()
+    def sample(self, n: int, size: int | Sequence[int] | None = None,
+               generator: torch.Generator | None = None, temperature: float = 1.0,
+               hierarchical: bool = False) -> torch.Tensor:
+        """``n`` random images rendered at ``size`` (default: the decoder's resolution)."""
+        return self.render(self.noise(n, generator, temperature), size or self.low_size, hierarchical)
+
+    def derivatives(self, noise: torch.Tensor, coords: torch.Tensor, order: int = 1, chunk: int = 4096,
+                    create_graph: bool = False):
+        """Values, gradients and (order 2) Laplacians of G(w) at coords; see
+        :func:`funknn.derivatives.derivatives`."""
+        return derivatives(self.funknn, self.low_resolution(noise), coords, order=order, chunk=chunk,
+                           create_graph=create_graph)
+
+
+#: file names of a prior saved in one folder (what chapter 4 writes with ``train=True``)
+PRIOR_FILES = {"autoencoder": "autoencoder.pt", "flow": "flow.pt", "funknn": "funknn.pt"}
+#: the shipped prior (``funknn.pretrained`` names)
+SHIPPED_PRIOR = {"autoencoder": "ellipses_autoencoder", "flow": "ellipses_flow", "funknn": "ellipses_factor"}
+
+
+def load_prior(directory: str | Path | None = None, device: torch.device | str | None = None
+               ) -> ContinuousGenerator:
+    """A ready :class:`ContinuousGenerator` (eval mode).
+
+    Args:
+        directory: folder with ``autoencoder.pt``, ``flow.pt`` and ``funknn.pt``; ``None`` for
+            the shipped prior on random-ellipse phantoms.
+    """
+    from .pretrained import pretrained
+    from .training import load
+
+    if directory is None:
+        parts = {k: pretrained(name, device=device) for k, name in SHIPPED_PRIOR.items()}
+    else:
+        parts = {k: load(Path(directory) / name, device=device) for k, name in PRIOR_FILES.items()}
+    return ContinuousGenerator(parts["autoencoder"], parts["flow"], parts["funknn"]).eval()
