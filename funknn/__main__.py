@@ -68,7 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          loss=args.loss, seed=args.seed, checkpoint_every=args.checkpoint_every,
                          gradient_weight=args.gradient_weight,
                          laplacian_weight=args.laplacian_weight)
-    command = "python -m funknn " + " ".join(shlex.quote(a) for a in args.argv)
+    command = _command(args)
     described = {"photos": f"embedded photos (train split: {', '.join(data_mod.EMBEDDED_SPLITS['train'])}), "
                            f"short side {args.short_side}",
                  "bumps": "random Gaussian bumps (centre uniform in [-1, 1]², sigma uniform in [0.1, 0.4]), "
@@ -83,10 +83,19 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{args.mode} mode, {args.steps} steps on {device}")
     history = train(model, images, config, checkpoint=args.out, resume=not args.restart,
                     progress=not args.no_progress, meta=meta)
-    tail = history["loss"][-50:]
-    print(f"done: step {history['step'][-1]}, mean loss of the last {len(tail)} steps "
-          f"{np.mean(tail):.5f}, {history['seconds']:.0f} s; checkpoint {args.out}")
+    _done(history, args.out, "loss", ".5f")
     return 0
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command line of this run, as recorded in a checkpoint's metadata."""
+    return "python -m funknn " + " ".join(shlex.quote(a) for a in args.argv)
+
+
+def _done(history: dict, out: str, label: str, fmt: str) -> None:
+    tail = history["loss"][-50:]
+    print(f"done: step {history['step'][-1]}, mean {label} of the last {len(tail)} steps "
+          f"{np.mean(tail):{fmt}}, {history['seconds']:.0f} s; checkpoint {out}")
 
 
 def _prior_data_description(args: argparse.Namespace) -> str:
@@ -108,14 +117,13 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
     config = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                        checkpoint_every=args.checkpoint_every, perceptual=args.perceptual,
                        perceptual_weight=args.perceptual_weight, vgg_weights=args.vgg_weights)
-    meta = {"command": "python -m funknn " + " ".join(shlex.quote(a) for a in args.argv),
+    meta = {"command": _command(args),
             "data": _prior_data_description(args), "parameters": count_parameters(model)}
     print(f"autoencoder: {count_parameters(model):,} parameters, latent {args.latent_dim}; "
           f"{len(images)} images of {args.size}²; {args.steps} steps on {device}")
     history = train_autoencoder(model, images, config, checkpoint=args.out, resume=not args.restart,
                                 progress=not args.no_progress, meta=meta)
-    print(f"done: step {history['step'][-1]}, mean loss of the last 50 steps "
-          f"{np.mean(history['loss'][-50:]):.5f}, {history['seconds']:.0f} s; checkpoint {args.out}")
+    _done(history, args.out, "loss", ".5f")
     return 0
 
 
@@ -132,15 +140,14 @@ def cmd_train_flow(args: argparse.Namespace) -> int:
     flow = RealNVP(autoencoder.latent_dim, args.blocks, args.hidden).to(device)
     config = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                        checkpoint_every=args.checkpoint_every, perceptual="none")
-    meta = {"command": "python -m funknn " + " ".join(shlex.quote(a) for a in args.argv),
+    meta = {"command": _command(args),
             "data": "latent codes of " + _prior_data_description(args),
             "autoencoder": str(args.autoencoder), "parameters": count_parameters(flow)}
     print(f"RealNVP: {count_parameters(flow):,} parameters on {len(codes)} codes of size "
           f"{autoencoder.latent_dim}; {args.steps} steps on {device}")
     history = train_flow(flow, codes, config, checkpoint=args.out, resume=not args.restart,
                          progress=not args.no_progress, meta=meta)
-    print(f"done: step {history['step'][-1]}, mean NLL of the last 50 steps "
-          f"{np.mean(history['loss'][-50:]):.4f} bits/dim, {history['seconds']:.0f} s; checkpoint {args.out}")
+    _done(history, args.out, "NLL (bits/dim)", ".4f")
     return 0
 
 

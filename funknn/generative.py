@@ -10,8 +10,6 @@ resumable checkpoints as :func:`funknn.train`.
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import __version__
 from .derivatives import derivatives
 from .models.autoencoder import Autoencoder, VGGPerceptualLoss, laplacian_pyramid_loss
 from .models.flow import RealNVP
 from .rendering import render
-from .training import FORMAT, _atomic_save, _model_record, hardware, read_checkpoint
+from .training import run_adam
 
 PERCEPTUAL = ("laplacian", "vgg", "none")
 
@@ -68,60 +65,17 @@ def _fit(model: nn.Module, data: torch.Tensor, config: FitConfig,
          loss_fn: Callable[[torch.Tensor], torch.Tensor], checkpoint: str | Path | None,
          resume: bool, progress: bool, meta: dict | None, desc: str) -> dict:
     """Adam on random batches (without replacement within an epoch) of ``data``."""
-    from tqdm.auto import tqdm
-
     device = next(model.parameters()).device
-    generator = torch.Generator().manual_seed(config.seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
-    history: dict = {"step": [], "loss": [], "seconds": 0.0}
-    step, order = 0, torch.empty(0, dtype=torch.long)
-    if checkpoint is not None and resume and Path(checkpoint).is_file():
-        record = read_checkpoint(checkpoint)
-        if record.get("model_config") != getattr(model, "config", None):
-            raise ValueError(f"cannot resume from {str(checkpoint)!r}: it holds a model with config "
-                             f"{record.get('model_config')}, not {getattr(model, 'config', None)}")
-        mine = dataclasses.asdict(config)
-        differ = [k for k, v in mine.items() if k != "steps" and record["train_config"].get(k) != v]
-        if differ:
-            raise ValueError(f"cannot resume from {str(checkpoint)!r}: training settings {differ} differ")
-        model.load_state_dict(record["state_dict"])
-        optimiser.load_state_dict(record["optimizer"])
-        generator.set_state(record["generator"])
-        history, step, order = record["history"], int(record["step"]), record["order"]
+    state = {"order": torch.empty(0, dtype=torch.long)}    # the epoch's remaining indices
 
-    def write() -> None:
-        if checkpoint is None:
-            return
-        _atomic_save({"format": FORMAT, "version": __version__, **_model_record(model),
-                      "optimizer": optimiser.state_dict(), "step": step, "order": order,
-                      "generator": generator.get_state(), "train_config": dataclasses.asdict(config),
-                      "history": history,
-                      "meta": {**(meta or {}), "steps": step, "train_config": dataclasses.asdict(config),
-                               "wall_seconds": round(history["seconds"], 1), "hardware": hardware(),
-                               "torch": str(torch.__version__)}}, checkpoint)
+    def step_loss(generator: torch.Generator) -> torch.Tensor:
+        if state["order"].numel() < config.batch:
+            state["order"] = torch.cat([state["order"], torch.randperm(len(data), generator=generator)])
+        idx, state["order"] = state["order"][:config.batch], state["order"][config.batch:]
+        return loss_fn(data[idx].to(device))
 
-    model.train()
-    bar = tqdm(total=config.steps, initial=step, disable=not progress, desc=desc)
-    start, elapsed0 = time.perf_counter(), history["seconds"]
-    while step < config.steps:
-        if order.numel() < config.batch:
-            order = torch.cat([order, torch.randperm(len(data), generator=generator)])
-        idx, order = order[:config.batch], order[config.batch:]
-        loss = loss_fn(data[idx].to(device))
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        step += 1
-        history["step"].append(step)
-        history["loss"].append(float(loss.detach()))
-        history["seconds"] = elapsed0 + time.perf_counter() - start
-        bar.update(1)
-        bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            write()
-    bar.close()
-    model.eval()
-    return history
+    return run_adam(model, config, step_loss, checkpoint=checkpoint, resume=resume, progress=progress,
+                    meta=meta, desc=desc, state=state)
 
 
 def autoencoder_loss(model: Autoencoder, images: torch.Tensor, config: FitConfig,

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from .physics import LimitedViewCT, gradient_operator
 from .rendering import render
+from .training import optimise
 
 
 def total_variation(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -191,13 +192,10 @@ def solve(generator, problem, config: SolverConfig, *, truth: torch.Tensor | Non
             w.requires_grad_(False)
         optimiser = torch.optim.Adam(params, lr=lr)
         for _ in range(count):
-            loss = objective()
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
+            value = optimise(optimiser, objective())
             step += 1
             history["step"].append(step)
-            history["loss"].append(float(loss.detach()))
+            history["loss"].append(value)
             history["phase"].append(phase)
             bar.update(1)
             if step % config.record_every == 0:
@@ -220,10 +218,7 @@ def _adam_pixels(x0: torch.Tensor, loss_fn: Callable[[torch.Tensor], torch.Tenso
     x = x0.detach().clone().requires_grad_(True)
     optimiser = torch.optim.Adam([x], lr=lr)
     for _ in range(steps):
-        loss = loss_fn(x)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+        optimise(optimiser, loss_fn(x))
         if nonnegative:
             with torch.no_grad():
                 x.clamp_(min=0)

@@ -281,9 +281,38 @@ def train(model: nn.Module, data: ImageCollection | Any, config: TrainConfig, *,
     Returns:
         History ``{"step": [...], "loss": [...], "seconds": float}``.
     """
+    device = next(model.parameters()).device
+    return run_adam(model, config, lambda generator: _step_loss(model, data, config, generator, device),
+                    checkpoint=checkpoint, resume=resume, progress=progress, meta=meta,
+                    desc=f"train {config.mode}", callback=callback)
+
+
+def optimise(optimiser: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    """One optimiser step on ``loss``; returns its value."""
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    return float(loss.detach())
+
+
+def run_adam(model: nn.Module, config: Any, step_loss: Callable[[torch.Generator], torch.Tensor], *,
+             checkpoint: str | Path | None = None, resume: bool = True, progress: bool = True,
+             meta: dict | None = None, desc: str = "train",
+             callback: Callable[[int, float], None] | None = None,
+             state: dict | None = None) -> dict:
+    """The resumable training loop shared by :func:`train` and the generative prior's parts.
+
+    Adam (``config.lr``) for ``config.steps`` steps on ``step_loss(generator)``, where
+    ``generator`` is seeded by ``config.seed``; atomic checkpoints every
+    ``config.checkpoint_every`` steps and at the end (model, optimiser, step, generator state,
+    config, history, ``meta`` and the entries of ``state``); resuming restores all of them, so a
+    resumed run equals an uninterrupted one, and refuses another model or other settings
+    (``steps`` may change). ``state`` is a dict that ``step_loss`` may update in place (e.g. an
+    epoch's remaining order); it is saved and restored with the run.
+    """
     from tqdm.auto import tqdm
 
-    device = next(model.parameters()).device
+    state = {} if state is None else state
     generator = torch.Generator().manual_seed(config.seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     history: dict = {"step": [], "loss": [], "seconds": 0.0}
@@ -295,7 +324,7 @@ def train(model: nn.Module, data: ImageCollection | Any, config: TrainConfig, *,
                              f"{record.get('model_config')}, not {getattr(model, 'config', None)}")
         saved = dict(record.get("train_config", {}))
         mine = dataclasses.asdict(config)
-        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        defaults = {f.name: f.default for f in dataclasses.fields(type(config))}
         differ = [k for k in mine if k != "steps" and saved.get(k, defaults[k]) != mine[k]]
         if differ:
             raise ValueError(f"cannot resume from {str(checkpoint)!r}: training settings {differ} differ")
@@ -304,12 +333,13 @@ def train(model: nn.Module, data: ImageCollection | Any, config: TrainConfig, *,
         generator.set_state(record["generator"])
         history = record["history"]
         step = int(record["step"])
+        state.update({k: record[k] for k in state if k in record})
 
     def write() -> None:
         if checkpoint is None:
             return
         record = {"format": FORMAT, "version": __version__, **_model_record(model),
-                  "optimizer": optimiser.state_dict(), "step": step,
+                  "optimizer": optimiser.state_dict(), "step": step, **state,
                   "generator": generator.get_state(), "train_config": dataclasses.asdict(config),
                   "history": history,
                   "meta": {**(meta or {}), "steps": step, "train_config": dataclasses.asdict(config),
@@ -318,22 +348,19 @@ def train(model: nn.Module, data: ImageCollection | Any, config: TrainConfig, *,
         _atomic_save(record, checkpoint)
 
     model.train()
-    bar = tqdm(total=config.steps, initial=step, disable=not progress, desc=f"train {config.mode}")
+    bar = tqdm(total=config.steps, initial=step, disable=not progress, desc=desc)
     start = time.perf_counter()
     elapsed0 = history["seconds"]
     while step < config.steps:
-        loss = _step_loss(model, data, config, generator, device)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+        value = optimise(optimiser, step_loss(generator))
         step += 1
         history["step"].append(step)
-        history["loss"].append(float(loss.detach()))
+        history["loss"].append(value)
         history["seconds"] = elapsed0 + time.perf_counter() - start
         bar.update(1)
-        bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
+        bar.set_postfix(loss=f"{value:.4f}")
         if callback is not None:
-            callback(step, history["loss"][-1])
+            callback(step, value)
         if step % config.checkpoint_every == 0 or step == config.steps:
             write()
     bar.close()

@@ -19,32 +19,30 @@ def fake_celeba(tmp_path_factory):
     return folder
 
 
-@pytest.mark.slow
-def test_01_super_resolution_paper_profile(tmp_path, fake_celeba):
+def run_paper_profile(name, tmp_path, **parameters):
+    """Execute notebook ``name`` with profile="paper" and the given overrides; return its results file."""
     papermill = pytest.importorskip("papermill")
-    papermill.execute_notebook(
-        str(ROOT / "notebooks" / "01_super_resolution.ipynb"), str(tmp_path / "out.ipynb"),
-        cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False,
-        parameters=dict(profile="paper", train=True, data_dir=str(fake_celeba), steps=2, n_test=1,
-                        checkpoint=str(tmp_path / "paper.pt"), results_dir=str(tmp_path)))
     import json
 
-    summary = json.loads((tmp_path / "01_super_resolution.json").read_text())
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / f"{name}.ipynb"), str(tmp_path / "out.ipynb"),
+        cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False,
+        parameters=dict(profile="paper", results_dir=str(tmp_path), **parameters))
+    return json.loads((tmp_path / f"{name}.json").read_text())
+
+
+@pytest.mark.slow
+def test_01_super_resolution_paper_profile(tmp_path, fake_celeba):
+    summary = run_paper_profile("01_super_resolution", tmp_path, train=True, data_dir=str(fake_celeba),
+                                steps=2, n_test=1, checkpoint=str(tmp_path / "paper.pt"))
     assert summary["profile"] == "paper" and summary["low_size"] == 128
     assert summary["checkpoint_steps"] == 2 and summary["scales"] == [2, 4]
 
 
 @pytest.mark.slow
 def test_03_derivatives_paper_profile(tmp_path):
-    papermill = pytest.importorskip("papermill")
-    papermill.execute_notebook(
-        str(ROOT / "notebooks" / "03_derivatives.ipynb"), str(tmp_path / "out.ipynb"),
-        cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False,
-        parameters=dict(profile="paper", train=True, steps=2, n_test=1, scales=[1], batch_images=1,
-                        figure_size=32, checkpoint=str(tmp_path / "paper.pt"), results_dir=str(tmp_path)))
-    import json
-
-    summary = json.loads((tmp_path / "03_derivatives.json").read_text())
+    summary = run_paper_profile("03_derivatives", tmp_path, train=True, steps=2, n_test=1, scales=[1],
+                                batch_images=1, figure_size=32, checkpoint=str(tmp_path / "paper.pt"))
     assert summary["profile"] == "paper" and summary["training_resolution"] == 128
     assert summary["checkpoint_steps"] == 2 and list(summary["snr_db"]["FunkNN"]) == ["128"]
     assert summary["funknn_parameters"] > 100_000
@@ -52,7 +50,6 @@ def test_03_derivatives_paper_profile(tmp_path):
 
 @pytest.mark.slow
 def test_04_generative_prior_paper_profile(tmp_path):
-    papermill = pytest.importorskip("papermill")
     import h5py
 
     folder = tmp_path / "lodopab"
@@ -61,14 +58,8 @@ def test_04_generative_prior_paper_profile(tmp_path):
     for split, k in (("train", 6), ("test", 2)):
         with h5py.File(folder / f"ground_truth_{split}_000.hdf5", "w") as h:
             h["data"] = rng.random((k, 40, 40)).astype(np.float32)
-    papermill.execute_notebook(
-        str(ROOT / "notebooks" / "04_generative_prior.ipynb"), str(tmp_path / "out.ipynb"),
-        cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False,
-        parameters=dict(profile="paper", train=True, data_dir=str(folder), steps=2, batch=2,
-                        checkpoint_dir=str(tmp_path / "ck"), results_dir=str(tmp_path)))
-    import json
-
-    summary = json.loads((tmp_path / "04_generative_prior.json").read_text())
+    summary = run_paper_profile("04_generative_prior", tmp_path, train=True, data_dir=str(folder), steps=2,
+                                batch=2, checkpoint_dir=str(tmp_path / "ck"))
     assert summary["profile"] == "paper" and summary["data"] == "LoDoPaB-CT" and summary["size"] == 128
     assert summary["steps"] == {"autoencoder": 2, "flow": 2, "funknn": 2} and summary["test_images"] == 2
 
@@ -99,14 +90,7 @@ def tiny_prior(tmp_path_factory):
     ("06_limited_view_ct", dict(tv_steps=2, num_angles=20)),
 ])
 def test_inverse_notebooks_paper_profile(tmp_path, tiny_prior, name, extra):
-    papermill = pytest.importorskip("papermill")
-    papermill.execute_notebook(
-        str(ROOT / "notebooks" / f"{name}.ipynb"), str(tmp_path / "out.ipynb"),
-        cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False,
-        parameters=dict(profile="paper", checkpoint_dir=str(tiny_prior), data_dir=str(tiny_prior), steps=2,
-                        n_test=1, results_dir=str(tmp_path), **extra))
-    import json
-
-    summary = json.loads((tmp_path / f"{name}.json").read_text())
+    summary = run_paper_profile(name, tmp_path, checkpoint_dir=str(tiny_prior), data_dir=str(tiny_prior),
+                                steps=2, n_test=1, **extra)
     assert summary["profile"] == "paper" and summary["reconstruction_resolution"] == 256
     assert summary["steps"] == 2 and summary["test_images"] == 1
