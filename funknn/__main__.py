@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from . import data as data_mod
-from .models import FunkNN, count_parameters
+from .models import LIIF, FunkNN, UNet, count_parameters
 from .models.baselines import Interpolator
 from .sampling import KERNELS
 from .training import LOSSES, MODES, TrainConfig, evaluate, load, train
@@ -60,9 +60,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     device = _device(args.device)
     images = _dataset(args.data, "train", args.channels, args.short_side, args.count)
-    model = FunkNN(in_channels=args.channels, network=args.network, kernel=args.kernel,
-                   patch_size=args.patch_size, activation=args.activation,
-                   boundary=args.boundary, output_init=args.output_init).to(device)
+    if args.model == "funknn":
+        model = FunkNN(in_channels=args.channels, network=args.network, kernel=args.kernel,
+                       patch_size=args.patch_size, activation=args.activation,
+                       boundary=args.boundary, output_init=args.output_init).to(device)
+        label = f"FunkNN ({args.network}, {args.kernel})"
+    elif args.model == "unet":
+        model = UNet(in_channels=args.channels, width=args.unet_width, depth=args.unet_depth).to(device)
+        label = f"U-Net (width {args.unet_width}, depth {args.unet_depth}, ×2)"
+    else:
+        preset = args.model.split("-", 1)[1]
+        model = LIIF(in_channels=args.channels, preset=preset).to(device)
+        label = f"LIIF ({preset})"
     config = TrainConfig(mode=args.mode, size=args.size, steps=args.steps,
                          batch_images=args.batch_images, batch_pixels=args.batch_pixels, lr=args.lr,
                          loss=args.loss, seed=args.seed, checkpoint_every=args.checkpoint_every,
@@ -79,7 +88,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "low_resolution_sizes": "d in [n/8, n/2) with target 2d" if args.mode == "factor" else
             ("d = n/2" if args.mode == "single" else "d in [n/4, n/2)"),
             "crop_size": args.size, "parameters": count_parameters(model)}
-    print(f"FunkNN ({args.network}, {args.kernel}): {count_parameters(model):,} parameters; "
+    print(f"{label}: {count_parameters(model):,} parameters; "
           f"{args.mode} mode, {args.steps} steps on {device}")
     history = train(model, images, config, checkpoint=args.out, resume=not args.restart,
                     progress=not args.no_progress, meta=meta)
@@ -189,10 +198,16 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a FunkNN and write a resumable checkpoint")
+    t = sub.add_parser("train", help="train a FunkNN (or a LIIF / U-Net baseline) and write a "
+                                             "resumable checkpoint")
     t.add_argument("--data", default="photos",
                    help="'photos' (embedded), 'bumps' (Gaussian bumps, grey) or a folder of images")
     t.add_argument("--mode", choices=MODES, default="factor")
+    t.add_argument("--model", choices=("funknn", "liif-edsr", "liif-140k", "unet"), default="funknn",
+                   help="FunkNN (default) or a baseline of Table 1: LIIF with the EDSR-baseline encoder "
+                        "(~1.5M parameters) or pruned to ~140K, or a U-Net for ×2 (needs --mode single)")
+    t.add_argument("--unet-width", type=int, default=32, help="U-Net: channels of the first level")
+    t.add_argument("--unet-depth", type=int, default=4, help="U-Net: number of levels")
     t.add_argument("--network", choices=("cnn", "mlp"), default="cnn")
     t.add_argument("--kernel", choices=KERNELS, default="bicubic")
     t.add_argument("--patch-size", type=int, default=9)

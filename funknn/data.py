@@ -230,6 +230,16 @@ def celeba_hq(root: str | Path, split: str = "train", size: int = 128, test_coun
     return image_folder(root, size=size, select=select, limit=limit)
 
 
+def lsun_bedroom(root: str | Path, size: int = 256, limit: int | None = 100) -> ImageCollection:
+    """LSUN-bedroom exported as a flat folder of images: the out-of-distribution test set.
+
+    The paper super-resolves 128 → 256 on LSUN-bedroom with models trained on CelebA-HQ; each
+    image is centre-cropped to a square and resized to ``size`` (the ground truth), the first
+    ``limit`` files by name (the paper: 100).
+    """
+    return image_folder(root, size=size, limit=limit)
+
+
 class GaussianBumps:
     r"""Gaussian bumps :math:`g(x, y) = \exp(-((x-x_0)^2 + (y-y_0)^2) / (2\sigma^2))` with
     analytic derivatives (Appendix E of the paper).

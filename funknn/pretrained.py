@@ -11,6 +11,11 @@ from torch import nn
 #: name → one line of description. Each file records its training command in its metadata.
 PRETRAINED: dict[str, str] = {
     "photos_factor": "FunkNN (CNN, bicubic kernel), factor mode, embedded RGB photos, crops of 64",
+    "photos_single": "FunkNN (CNN, bicubic kernel), single mode (x2), embedded RGB photos, crops of 64",
+    "photos_continuous": "FunkNN (CNN, bicubic kernel), continuous mode (x2-x4), embedded RGB photos",
+    "photos_unet": "U-Net for x2 (width 32, depth 4), embedded RGB photos, crops of 64",
+    "photos_liif_edsr": "LIIF with the EDSR-baseline encoder (~1.5M parameters), continuous mode, photos",
+    "photos_liif_140k": "LIIF pruned to ~140K parameters, continuous mode, embedded RGB photos",
     "bumps_derivatives": "FunkNN (MLP, sine, cubic_conv kernel with Keys' boundary), single mode, "
                          "Gaussian bumps 64 -> any coordinate, trained on image + gradient + Laplacian",
     "ellipses_autoencoder": "Autoencoder of the generative prior, random-ellipse phantoms 64x64, latent 128",

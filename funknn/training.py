@@ -20,7 +20,7 @@ from torch import nn
 from . import __version__
 from .data import ImageCollection, resize
 from .metrics import psnr, si_snr, snr
-from .rendering import render
+from .rendering import query, render, supports_size
 from .sampling import grid_coords
 
 MODES = ("single", "continuous", "factor")
@@ -251,9 +251,16 @@ def _step_loss(model: nn.Module, data: Any, config: TrainConfig, generator: torc
         raise ValueError("gradient_weight / laplacian_weight > 0 need a data source with exact "
                          "derivatives (e.g. funknn.data.RandomBumps), not an image collection")
     high = data.random_crops(config.batch_images, config.size, generator).to(device)
+    scale = getattr(model, "fixed_scale", None)
+    if scale is not None:  # a U-Net: whole images at its one factor
+        if config.mode != "single" or scale != 2 or config.size % 2:
+            raise ValueError(f"a fixed-scale model (×{scale}) trains in mode 'single' (×2) with an even "
+                             f"size, not mode {config.mode!r}, size {config.size}")
+        low, target = make_pair(high, config.mode, generator)
+        return _loss(config.loss, model(low), target)
     low, target = make_pair(high, config.mode, generator)
     coords, values = pixel_batch(target, config.batch_pixels, generator)
-    return _loss(config.loss, model(coords, low), values)
+    return _loss(config.loss, query(model, coords, low, target.shape[-2:]), values)
 
 
 def train(model: nn.Module, data: ImageCollection | Any, config: TrainConfig, *,
@@ -397,11 +404,14 @@ def evaluate(model: nn.Module, high: torch.Tensor, low_size: int, scales: Sequen
         hierarchical: render by repeated ×2 (factor-trained models).
 
     Returns:
-        ``{scale: {"snr": (T,), "si_snr": (T,), "psnr": (T,), "seconds": float}}``.
+        ``{scale: {"snr": (T,), "si_snr": (T,), "psnr": (T,), "seconds": float}}`` (seconds for
+        all T images); a fixed-scale model (U-Net) has entries only for its own scale.
     """
     low = resize(high, low_size)
     results: dict[int, dict[str, torch.Tensor]] = {}
     for s in scales:
+        if not supports_size(model, (low_size, low_size), (s * low_size, s * low_size)):
+            continue
         target = resize(high, s * low_size)
         start = time.perf_counter()
         outs = [super_resolve(model, low[i:i + batch], s * low_size, hierarchical, chunk)

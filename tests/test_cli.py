@@ -66,3 +66,14 @@ def test_train_autoencoder_and_flow(tmp_path, capsys):
                  "--network", "mlp", "--kernel", "cubic_conv", "--size", "16", "--steps", "1",
                  "--batch-images", "2", "--batch-pixels", "8", "--out", str(ck), "--no-progress"]) == 0
     assert "ellipse" in funknn.load(ck).meta["data"]
+
+
+@pytest.mark.parametrize("model,mode,cls", [("liif-140k", "continuous", "LIIF"), ("unet", "single", "UNet")])
+def test_train_baselines(tmp_path, capsys, model, mode, cls):
+    ckpt = tmp_path / "b.pt"
+    assert main(["train", "--model", model, "--mode", mode, "--steps", "1", "--size", "16",
+                 "--short-side", "32", "--batch-images", "2", "--batch-pixels", "16", "--unet-depth", "2",
+                 "--out", str(ckpt), "--no-progress"]) == 0
+    loaded = funknn.load(ckpt)
+    assert type(loaded).__name__ == cls and loaded.meta["parameters"] == funknn.count_parameters(loaded)
+    assert f"--model {model}" in loaded.meta["command"]

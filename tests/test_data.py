@@ -4,7 +4,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from funknn.data import EMBEDDED_SPLITS, ImageCollection, celeba_hq, embedded_photos, image_folder, resize
+from funknn.data import (
+    EMBEDDED_SPLITS,
+    ImageCollection,
+    celeba_hq,
+    embedded_photos,
+    image_folder,
+    lsun_bedroom,
+    resize,
+)
 
 
 def test_embedded_splits_are_disjoint_by_source():
@@ -82,6 +90,18 @@ def test_celeba_hq_split(tmp_path):
     assert test.names == ["00003.jpg", "00004.jpg"] and test[0].shape == (3, 16, 16)
     with pytest.raises(ValueError, match="unknown split"):
         celeba_hq(tmp_path, "val")
+
+
+def test_lsun_bedroom_centre_crops_and_limits(tmp_path):
+    for i in range(3):
+        array = np.zeros((20, 30, 3), dtype=np.uint8)
+        array[:, 5:25] = 200                                   # the centre square is bright
+        Image.fromarray(array).save(tmp_path / f"bedroom_{i}.png")
+    ood = lsun_bedroom(tmp_path, size=16, limit=2)
+    assert len(ood) == 2 and ood[0].shape == (3, 16, 16)
+    assert float(ood[0].min()) > 0.7                           # the dark side bands were cropped away
+    with pytest.raises(FileNotFoundError, match="LSUN"):
+        lsun_bedroom(tmp_path / "missing")
 
 
 def test_gaussian_bumps_analytic_derivatives_match_autograd():

@@ -113,3 +113,54 @@ def test_output_init_zero_is_exactly_the_kernel_and_boundary_is_kept():
         FunkNN(1, kernel="bicubic", boundary="extrapolate")
     with pytest.raises(ValueError, match="output_init"):
         FunkNN(1, output_init=-1.0)
+
+
+def test_liif_sizes_match_the_paper_and_rebuild_from_config():
+    from funknn.models import LIIF
+
+    big, small = LIIF(preset="edsr"), LIIF(preset="140k")
+    assert 1_400_000 < count_parameters(big) < 1_600_000            # "about 1.5M"
+    assert abs(count_parameters(small) - 140_000) / 140_000 < 0.02  # "140K"
+    assert count_parameters(LIIF(**small.config)) == count_parameters(small)
+    with pytest.raises(ValueError, match="preset"):
+        LIIF(preset="huge")
+
+
+def test_liif_is_continuous_and_uses_the_cell():
+    from funknn.models import LIIF
+
+    torch.manual_seed(0)
+    model = LIIF(preset="140k")
+    for p in model.decoder.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    image = torch.rand(1, 3, 8, 8)
+    t = torch.linspace(-0.99, 0.99, 4001)
+    coords = torch.stack([t, torch.full_like(t, 0.13)], -1)[None]
+    with torch.no_grad():
+        values = model(coords, image, cell=(0.1, 0.1))[0]
+        other_cell = model(coords, image, cell=(0.5, 0.5))[0]
+    jumps = (values[1:] - values[:-1]).abs().max(1).values
+    # local ensemble: no jump where the nearest latent code changes (every 1/4 of the line)
+    assert float(jumps.max()) < 5 * float(jumps.median()) + 1e-4
+    assert not torch.allclose(values, other_cell)
+    # render passes the output cell and encodes once; the result equals direct calls
+    out = render(model, image, (12, 20), chunk=37)
+    direct = model(grid_coords(12, 20)[None], image, cell=(2 / 20, 2 / 12))
+    assert torch.allclose(out[0].flatten(1).T, direct[0], atol=1e-5)
+
+
+def test_unet_maps_one_scale_only():
+    from funknn.models import UNet
+    from funknn.training import evaluate
+
+    model = UNet(width=8, depth=3)
+    image = torch.rand(2, 3, 8, 8)
+    up = torch.nn.functional.interpolate(image, scale_factor=2, mode="bicubic", align_corners=False)
+    assert torch.allclose(model(image), up)                         # starts as bicubic (zero output layer)
+    assert render(model, image, 16).shape == (2, 3, 16, 16)
+    with pytest.raises(ValueError, match="×2"):
+        render(model, image, 32)
+    with pytest.raises(ValueError, match="divisible"):
+        model(torch.rand(1, 3, 5, 5))
+    results = evaluate(model, torch.rand(2, 3, 32, 32), 8, scales=(2, 4))
+    assert list(results) == [2]                                     # ×4: not supported, left out

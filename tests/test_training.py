@@ -189,3 +189,46 @@ def test_shipped_checkpoint_loads_with_its_command():
     low = torch.rand(1, 3, 12, 10)
     with torch.no_grad():
         assert funknn.render(model, low, (48, 40), hierarchical=True).shape == (1, 3, 48, 40)
+
+
+@pytest.mark.parametrize("kind", ["liif", "unet"])
+def test_baselines_train_save_and_resume(tmp_path, photos, kind):
+    from funknn.models import LIIF, UNet
+
+    def build():
+        torch.manual_seed(0)
+        return (LIIF(width=8, blocks=1, hidden=(16,)) if kind == "liif" else UNet(width=4, depth=2))
+
+    mode = "continuous" if kind == "liif" else "single"
+    config = small_config(mode=mode, steps=4, checkpoint_every=2, lr=1e-2)
+    model = build()
+    history = train(model, photos, config, checkpoint=tmp_path / "a.pt", progress=False)
+    assert len(history["loss"]) == 4
+    loaded = funknn.load(tmp_path / "a.pt")
+    assert type(loaded) is type(model)
+    for a, b in zip(loaded.parameters(), model.parameters()):
+        assert torch.equal(a, b)
+    # interrupted after 2 steps, then resumed: the same weights as the uninterrupted run
+    half = build()
+    train(half, photos, small_config(mode=mode, steps=2, checkpoint_every=2, lr=1e-2),
+          checkpoint=tmp_path / "b.pt", progress=False)
+    resumed = build()
+    train(resumed, photos, config, checkpoint=tmp_path / "b.pt", progress=False)
+    for a, b in zip(resumed.parameters(), model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_fixed_scale_model_refuses_other_modes(photos):
+    from funknn.models import UNet
+
+    with pytest.raises(ValueError, match="single"):
+        train(UNet(width=4, depth=2), photos, small_config(mode="factor"), progress=False)
+
+
+@pytest.mark.parametrize("name", ["photos_single", "photos_continuous", "photos_unet", "photos_liif_140k",
+                                  "photos_liif_edsr"])
+def test_table1_checkpoints_ship_with_their_commands(name):
+    model = funknn.pretrained(name)
+    assert model.meta["command"].startswith("python -m funknn train")
+    assert model.meta["steps"] == model.meta["train_config"]["steps"]
+    assert funknn.count_parameters(model) == model.meta["parameters"]
