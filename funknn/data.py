@@ -125,28 +125,37 @@ class ImageCollection:
             out[k] = crop
         return out
 
-    def tiles(self, size: int, limit: int | None = None) -> torch.Tensor:
+    def tiles(self, size: int, limit: int | None = None, per_image: int | None = None) -> torch.Tensor:
         """Non-overlapping ``size``×``size`` tiles of every image, in order (deterministic).
+
+        Args:
+            size: tile side.
+            limit: at most this many tiles in all.
+            per_image: at most this many tiles of each image (the first in row-major order).
 
         Returns:
             (T, C, size, size).
         """
         self._check_size(size)
+        if per_image is not None and per_image < 1:
+            raise ValueError(f"per_image must be a positive number of tiles, got {per_image}")
         out = []
         for im in self.images:
-            for top in range(0, im.shape[1] - size + 1, size):
-                for left in range(0, im.shape[2] - size + 1, size):
-                    out.append(im[:, top:top + size, left:left + size])
+            mine = [im[:, top:top + size, left:left + size]
+                    for top in range(0, im.shape[1] - size + 1, size)
+                    for left in range(0, im.shape[2] - size + 1, size)]
+            out.extend(mine[:per_image])
         stacked = torch.stack(out)
         return stacked[:limit] if limit is not None else stacked
 
 
-def embedded_photos(split: str = "train", short_side: int = 256, channels: int = 3) -> ImageCollection:
+def embedded_photos(split: str = "train", short_side: int | None = 256, channels: int = 3) -> ImageCollection:
     """The embedded photo sets built from scikit-image's bundled images (no download).
 
     Args:
         split: ``"train"``, ``"test"`` (held-out source images) or ``"ood"`` (another domain).
-        short_side: each source image is resized (antialiased) so its shorter side has this length.
+        short_side: each source image is resized (antialiased) so its shorter side has this length
+            (``None``: native resolution).
         channels: 3 (grey images repeated) or 1 (colour images averaged).
 
     Returns:

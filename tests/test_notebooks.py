@@ -31,12 +31,46 @@ def run_paper_profile(name, tmp_path, **parameters):
     return json.loads((tmp_path / f"{name}.json").read_text())
 
 
-@pytest.mark.slow
-def test_01_super_resolution_paper_profile(tmp_path, fake_celeba):
+@pytest.fixture(scope="module")
+def fake_lsun(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lsun_bedroom")
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(folder / f"b{i}.jpg")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def paper_super_resolution(tmp_path_factory, fake_celeba, fake_lsun):
+    """Chapter 1 in the paper profile: trains all six models for 2 steps (tiny batches)."""
+    tmp_path = tmp_path_factory.mktemp("sr")
     summary = run_paper_profile("01_super_resolution", tmp_path, train=True, data_dir=str(fake_celeba),
-                                steps=2, n_test=1, checkpoint=str(tmp_path / "paper.pt"))
-    assert summary["profile"] == "paper" and summary["low_size"] == 128
-    assert summary["checkpoint_steps"] == 2 and summary["scales"] == [2, 4]
+                                ood_dir=str(fake_lsun), steps=2, n_test=1, scales=[2], batch_images=2,
+                                checkpoint_dir=str(tmp_path / "ck"))
+    return summary, tmp_path / "ck"
+
+
+@pytest.mark.slow
+def test_01_super_resolution_paper_profile(paper_super_resolution):
+    summary, ck = paper_super_resolution
+    assert summary["profile"] == "paper" and summary["low_size"] == 128 and summary["scales"] == [2]
+    assert set(summary["checkpoint_steps"].values()) == {2} and len(summary["checkpoint_steps"]) == 6
+    assert summary["parameters"]["U-Net"] > 7_000_000          # the paper-sized U-Net (paper: 8.8M)
+    assert summary["parameters"]["LIIF-EDSR"] > 1_400_000
+    assert summary["test_images"] == 1 and summary["ood_images"] == 1
+    assert sorted(p.name for p in ck.glob("*.pt")) == sorted(
+        f"paper_{n}.pt" for n in ("unet", "liif_edsr", "liif_140k", "single", "continuous", "factor"))
+
+
+@pytest.mark.slow
+def test_02_out_of_distribution_paper_profile(tmp_path, paper_super_resolution, fake_celeba, fake_lsun):
+    _, ck = paper_super_resolution
+    summary = run_paper_profile("02_out_of_distribution", tmp_path, data_dir=str(fake_celeba),
+                                ood_dir=str(fake_lsun), checkpoint_dir=str(ck), n_test=2, scales=[2])
+    assert summary["profile"] == "paper" and summary["ood_images"] == 2 and summary["low_size"] == 128
+    assert set(summary["ood_snr"]) == {"Bilinear", "Bicubic", "U-Net", "LIIF-EDSR", "LIIF-EDSR (140K)",
+                                       "FunkNN (single)", "FunkNN (continuous)", "FunkNN (factor)"}
+    assert list(summary["figure4_snr"]) == ["x2"]
 
 
 @pytest.mark.slow
