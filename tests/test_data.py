@@ -42,8 +42,18 @@ def test_random_crops_and_tiles():
     tiles = c.tiles(16)
     assert tiles.shape == (2 * 3 + 2 * 2, 3, 16, 16)
     assert torch.equal(tiles[0], c[0][:, :16, :16])
+    few = c.tiles(16, per_image=2)                  # the first two of each image, in order
+    assert few.shape == (4, 3, 16, 16)
+    assert torch.equal(few[1], c[0][:, :16, 16:32]) and torch.equal(few[2], c[1][:, :16, :16])
+    with pytest.raises(ValueError, match="per_image"):
+        c.tiles(16, per_image=0)
     with pytest.raises(ValueError, match="larger than"):
         c.random_crops(1, 34)
+
+
+def test_embedded_photos_native_resolution():
+    native = embedded_photos("test", short_side=None)
+    assert [tuple(im.shape[-2:]) for im in native.images] == [(300, 451), (400, 600), (512, 512)]
 
 
 def test_resize_antialiased():
