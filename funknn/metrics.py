@@ -35,6 +35,28 @@ def snr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(r.pow(2).sum(1) / (r - e).pow(2).sum(1))
 
 
+def _affine(e: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """Least-squares a·e + b ≈ r per row of flattened (B, N) tensors."""
+    em, rm = e.mean(1, keepdim=True), r.mean(1, keepdim=True)
+    ec = e - em
+    var = ec.pow(2).sum(1)
+    a = torch.where(var > 0, (ec * (r - rm)).sum(1) / var.clamp_min(torch.finfo(var.dtype).tiny),
+                    torch.zeros_like(var)).unsqueeze(1)
+    return a * ec + rm
+
+
+def affine_fit(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    r"""The estimate after the best scale and shift per image, :math:`a\hat x + b` with
+    :math:`(a, b) = \arg\min \|a\hat x + b - x\|^2` (what :func:`si_snr` measures; useful to show
+    reconstructions that are only known up to an affine map).
+
+    Returns:
+        A tensor of the estimate's shape and dtype.
+    """
+    e, r = _check_pair(estimate, reference)
+    return _affine(e, r).view(estimate.shape).to(estimate.dtype)
+
+
 def si_snr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     r"""Scale-and-shift-invariant SNR: the SNR of the best affine fit :math:`a\hat x + b` to
     :math:`x`, in closed form (least squares per image).
@@ -46,13 +68,7 @@ def si_snr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         (B,) SI-SNR in dB.
     """
     e, r = _check_pair(estimate, reference)
-    ec = e - e.mean(1, keepdim=True)
-    rc = r - r.mean(1, keepdim=True)
-    var = ec.pow(2).sum(1)
-    a = torch.where(var > 0, (ec * rc).sum(1) / var.clamp_min(torch.finfo(var.dtype).tiny),
-                    torch.zeros_like(var))
-    residual = rc - a.unsqueeze(1) * ec
-    return 10 * torch.log10(r.pow(2).sum(1) / residual.pow(2).sum(1))
+    return 10 * torch.log10(r.pow(2).sum(1) / (r - _affine(e, r)).pow(2).sum(1))
 
 
 def psnr(estimate: torch.Tensor, reference: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:

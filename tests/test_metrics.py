@@ -41,3 +41,16 @@ def test_metrics_bad_inputs():
         snr(torch.zeros(3), torch.zeros(3))
     with pytest.raises(ValueError, match="data_range"):
         psnr(torch.zeros(1, 3), torch.zeros(1, 3), data_range=0)
+
+
+def test_affine_fit_is_what_si_snr_measures():
+    from funknn.metrics import affine_fit
+
+    torch.manual_seed(0)
+    ref = torch.rand(3, 1, 8, 8)
+    est = 2.5 * ref - 0.3 + 0.01 * torch.randn(3, 1, 8, 8)
+    fitted = affine_fit(est, ref)
+    assert fitted.shape == est.shape and fitted.dtype == est.dtype
+    assert torch.allclose(snr(fitted, ref), si_snr(est, ref), atol=1e-4)
+    assert float((fitted - ref).abs().max()) < 0.05
+    assert torch.allclose(affine_fit(ref, ref), ref, atol=1e-6)
