@@ -193,6 +193,15 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_release(args: argparse.Namespace) -> int:
+    from .training import release
+
+    before = Path(args.checkpoint).stat().st_size if Path(args.checkpoint).is_file() else 0
+    out = release(args.checkpoint, args.out)
+    print(f"released {out}: {before / 1e6:.1f} MB -> {out.stat().st_size / 1e6:.1f} MB")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m funknn", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -295,6 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--hierarchical", action="store_true")
     r.add_argument("--device", default=None)
     r.set_defaults(func=cmd_render)
+
+    x = sub.add_parser("release", help="drop a checkpoint's optimiser state (weights, metadata and "
+                                       "history stay; the file can no longer be resumed)")
+    x.add_argument("checkpoint")
+    x.add_argument("--out", default=None, help="output file (default: overwrite the input)")
+    x.set_defaults(func=cmd_release)
     return parser
 
 

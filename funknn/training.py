@@ -190,6 +190,25 @@ def read_checkpoint(path: str | Path) -> dict:
     return record
 
 
+def release(src: str | Path, dst: str | Path | None = None) -> Path:
+    """Write a training checkpoint without its optimiser and random-generator state.
+
+    What remains is the model, its metadata (command, steps, wall time …) and the loss history:
+    everything :func:`load` needs, at a third of the size for Adam (the shipped baselines are
+    stored this way). Such a file cannot be resumed; retrain with its command instead.
+
+    Args:
+        src: a checkpoint written by :func:`train`.
+        dst: output file (default: overwrite ``src``, atomically).
+    """
+    record = read_checkpoint(src)
+    kept = {k: v for k, v in record.items() if k not in ("optimizer", "generator")}
+    kept["meta"] = {**kept.get("meta", {}), "released": "optimiser and generator state removed"}
+    out = Path(dst) if dst is not None else Path(src)
+    _atomic_save(kept, out)
+    return out
+
+
 def load(path: str | Path, device: torch.device | str | None = None) -> nn.Module:
     """Rebuild a model from a checkpoint written by :func:`save` or :func:`train`.
 
@@ -335,6 +354,9 @@ def run_adam(model: nn.Module, config: Any, step_loss: Callable[[torch.Generator
         differ = [k for k in mine if k != "steps" and saved.get(k, defaults[k]) != mine[k]]
         if differ:
             raise ValueError(f"cannot resume from {str(checkpoint)!r}: training settings {differ} differ")
+        if "optimizer" not in record:
+            raise ValueError(f"cannot resume from {str(checkpoint)!r}: it holds weights only (written by "
+                             "funknn.training.release); train from scratch with resume=False / --restart")
         model.load_state_dict(record["state_dict"])
         optimiser.load_state_dict(record["optimizer"])
         generator.set_state(record["generator"])

@@ -9,7 +9,7 @@ from funknn.__main__ import main
 
 
 def test_help(capsys):
-    for cmd in ("train", "evaluate", "render"):
+    for cmd in ("train", "evaluate", "render", "release"):
         with pytest.raises(SystemExit) as exit_info:
             main([cmd, "--help"])
         assert exit_info.value.code == 0
@@ -77,3 +77,5 @@ def test_train_baselines(tmp_path, capsys, model, mode, cls):
     loaded = funknn.load(ckpt)
     assert type(loaded).__name__ == cls and loaded.meta["parameters"] == funknn.count_parameters(loaded)
     assert f"--model {model}" in loaded.meta["command"]
+    assert main(["release", str(ckpt), "--out", str(tmp_path / "r.pt")]) == 0
+    assert "released" in funknn.load(tmp_path / "r.pt").meta

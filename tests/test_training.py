@@ -232,3 +232,20 @@ def test_table1_checkpoints_ship_with_their_commands(name):
     assert model.meta["command"].startswith("python -m funknn train")
     assert model.meta["steps"] == model.meta["train_config"]["steps"]
     assert funknn.count_parameters(model) == model.meta["parameters"]
+
+
+def test_release_keeps_the_model_and_refuses_resume(tmp_path, photos):
+    from funknn.training import release
+
+    model = funknn.FunkNN(3, network="mlp")
+    config = small_config(steps=2)
+    train(model, photos, config, checkpoint=tmp_path / "full.pt", progress=False)
+    out = release(tmp_path / "full.pt", tmp_path / "small.pt")
+    assert out.stat().st_size < (tmp_path / "full.pt").stat().st_size / 2
+    loaded = funknn.load(out)
+    for a, b in zip(loaded.parameters(), model.parameters()):
+        assert torch.equal(a, b)
+    assert loaded.meta["steps"] == 2 and "released" in loaded.meta
+    assert read_checkpoint(out)["history"]["loss"] == read_checkpoint(tmp_path / "full.pt")["history"]["loss"]
+    with pytest.raises(ValueError, match="weights only"):
+        train(funknn.FunkNN(3, network="mlp"), photos, small_config(steps=4), checkpoint=out, progress=False)
