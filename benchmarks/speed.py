@@ -3,8 +3,8 @@
 The paper (Section 5.1): on one A100, 100 images of 128×128 take 0.7 s with FunkNN, 1.97 s with
 LIIF-EDSR and 0.81 s with LIIF pruned to 140K parameters — FunkNN/LIIF = 0.36. This script times
 the same job for the three architectures on this machine (weights do not change the time:
-fresh models of the shipped sizes) and prints the ratios. Default job: 16 images of 3×32×32
-rendered ×2, ×4 and ×8 (the quick profile of notebook 01); ``--size 128 --images 100 --scales 2``
+fresh models of the shipped sizes) and prints the ratios. Default job: 8 images of 3×32×32
+rendered ×2 and ×4 (about a minute on two CPU cores); ``--size 128 --images 100 --scales 2``
 is the paper's job.
 
 FunkNN renders ×4 and ×8 directly here (one pass over the output grid, as LIIF does); the factor
@@ -12,7 +12,7 @@ model's hierarchical rendering is timed as a separate line, since it also evalua
 intermediate grids. The FLOPs of the job per image (convolutions and matrix products, counted by
 ``torch.utils.flop_counter``) explain the times on a machine whose speed is its arithmetic.
 
-    .venv/bin/python benchmarks/speed.py [--images 16] [--size 32] [--scales 2 4 8] [--repeats 3]
+    .venv/bin/python benchmarks/speed.py [--images 8] [--size 32] [--scales 2 4] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from funknn.models import LIIF
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--size", type=int, default=32, help="side of the low-resolution input")
-    parser.add_argument("--scales", type=int, nargs="+", default=[2, 4, 8])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scales", type=int, nargs="+", default=[2, 4])
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=4096, help="queries evaluated at once")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
