@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a FunkNN (or a LIIF / U-Net baseline) and write a "
-                                             "resumable checkpoint")
+                                     "resumable checkpoint")
     t.add_argument("--data", default="photos",
                    help="'photos' (embedded), 'bumps' (Gaussian bumps, grey) or a folder of images")
     t.add_argument("--mode", choices=MODES, default="factor")

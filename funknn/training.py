@@ -270,14 +270,13 @@ def _step_loss(model: nn.Module, data: Any, config: TrainConfig, generator: torc
         raise ValueError("gradient_weight / laplacian_weight > 0 need a data source with exact "
                          "derivatives (e.g. funknn.data.RandomBumps), not an image collection")
     high = data.random_crops(config.batch_images, config.size, generator).to(device)
+    low, target = make_pair(high, config.mode, generator)
     scale = getattr(model, "fixed_scale", None)
     if scale is not None:  # a U-Net: whole images at its one factor
         if config.mode != "single" or scale != 2 or config.size % 2:
             raise ValueError(f"a fixed-scale model (×{scale}) trains in mode 'single' (×2) with an even "
                              f"size, not mode {config.mode!r}, size {config.size}")
-        low, target = make_pair(high, config.mode, generator)
         return _loss(config.loss, model(low), target)
-    low, target = make_pair(high, config.mode, generator)
     coords, values = pixel_batch(target, config.batch_pixels, generator)
     return _loss(config.loss, query(model, coords, low, target.shape[-2:]), values)
 

@@ -11,15 +11,18 @@ from torch import nn
 
 
 class _ResBlock(nn.Module):
-    """Conv+ReLU, Conv, plus the block's input (a local skip connection), then ReLU."""
+    """Conv+ReLU, Conv, plus the block's input (a local skip connection), then ReLU unless
+    ``final_relu=False`` (the EDSR block of LIIF's encoder)."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, final_relu: bool = True) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.final_relu = final_relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(x + self.conv2(F.relu(self.conv1(x))))
+        y = x + self.conv2(F.relu(self.conv1(x)))
+        return F.relu(y) if self.final_relu else y
 
 
 class Autoencoder(nn.Module):

@@ -8,6 +8,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..sampling import KERNELS, check_coords, check_image, sample
+from .autoencoder import _ResBlock
 
 
 class Interpolator(nn.Module):
@@ -39,18 +40,6 @@ class Interpolator(nn.Module):
 
 # ----------------------------------------------------------------------------- LIIF
 
-class _ResBlock(nn.Module):
-    """EDSR residual block: conv, ReLU, conv, added to the input (no batch norm)."""
-
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(width, width, 3, padding=1)
-        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(torch.relu(self.conv1(x)))
-
-
 class EDSREncoder(nn.Module):
     """EDSR-baseline body without its up-sampler: a feature map at the input's resolution.
 
@@ -61,7 +50,7 @@ class EDSREncoder(nn.Module):
     def __init__(self, in_channels: int = 3, width: int = 64, blocks: int = 16) -> None:
         super().__init__()
         self.head = nn.Conv2d(in_channels, width, 3, padding=1)
-        self.body = nn.Sequential(*[_ResBlock(width) for _ in range(blocks)],
+        self.body = nn.Sequential(*[_ResBlock(width, final_relu=False) for _ in range(blocks)],
                                   nn.Conv2d(width, width, 3, padding=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
