@@ -1,7 +1,8 @@
 # funknn: two commands do everything.
 #   make book   create .venv, install the pinned dependencies, execute every notebook on the
 #               embedded data with papermill, build the Jupyter Book (_build/html)
-#   make test   same set-up, then lint, unit tests, notebook execution checked by nbval, and a
+#   make test   same set-up, then lint (ruff, with a complexity limit), the type check (mypy),
+#               unit tests and docstring examples, notebook execution checked by nbval, and a
 #               strict book build (warnings are errors)
 # Variables: PYTHON (interpreter that creates .venv), PROFILE (quick|paper), NOTEBOOKS.
 
@@ -15,7 +16,7 @@ EXECUTED := $(patsubst notebooks/%,book/executed/%,$(NOTEBOOKS))
 RESULTS := _build/results
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test install lint unit notebooks nbval book-strict clean
+.PHONY: book test install lint typecheck unit notebooks nbval book-strict clean
 
 install: $(STAMP)
 
@@ -44,8 +45,12 @@ book: notebooks
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# unit tests, and every >>> example of the library's docstrings
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --doctest-modules funknn tests
 
 # Re-run the executed notebooks and compare their outputs (tables rounded; timings ignored).
 nbval: notebooks
@@ -56,7 +61,7 @@ book-strict: notebooks
 	rm -rf _build/book
 	$(BIN)/jupyter-book build . --path-output _build/book -W -n --keep-going -q
 
-test: lint unit nbval book-strict
+test: lint typecheck unit nbval book-strict
 
 clean:
 	rm -rf _build book/executed

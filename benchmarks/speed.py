@@ -24,10 +24,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import funknn
-from funknn.models import LIIF
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=8)
@@ -37,46 +36,54 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=4096, help="queries evaluated at once")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def _render_job(args: argparse.Namespace, model: torch.nn.Module, images: torch.Tensor, hierarchical: bool,
+                device: torch.device) -> float:
+    """Seconds to render every image at every scale."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for s in args.scales:
+            for i in range(0, args.images, 16):
+                funknn.render(model, images[i:i + 16], s * args.size, chunk=args.chunk,
+                              hierarchical=hierarchical)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def _flops(args: argparse.Namespace, model: torch.nn.Module, image: torch.Tensor, hierarchical: bool) -> int:
+    """FLOPs of the job for one image."""
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        for s in args.scales:
+            funknn.render(model, image, s * args.size, chunk=args.chunk, hierarchical=hierarchical)
+    return counter.get_total_flops()
+
+
+def main() -> None:
+    args = _arguments()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(0)
     images = torch.rand(args.images, 3, args.size, args.size, device=device)
     models = {
-        "FunkNN": (funknn.FunkNN(3).to(device).eval(), False),
-        "FunkNN (hierarchical)": (funknn.FunkNN(3).to(device).eval(), True),
-        "LIIF-EDSR": (LIIF(3, preset="edsr").to(device).eval(), False),
-        "LIIF-EDSR (140K)": (LIIF(3, preset="140k").to(device).eval(), False),
+        "FunkNN": (funknn.build("funknn").to(device).eval(), False),
+        "FunkNN (hierarchical)": (funknn.build("funknn").to(device).eval(), True),
+        "LIIF-EDSR": (funknn.build("liif-edsr").to(device).eval(), False),
+        "LIIF-EDSR (140K)": (funknn.build("liif-140k").to(device).eval(), False),
     }
-
-    def job(model: torch.nn.Module, hierarchical: bool) -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        with torch.inference_mode():
-            for s in args.scales:
-                for i in range(0, args.images, 16):
-                    funknn.render(model, images[i:i + 16], s * args.size, chunk=args.chunk,
-                                  hierarchical=hierarchical)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - start
-
     for model, hierarchical in models.values():  # warm-up at the smallest scale
         with torch.inference_mode():
             funknn.render(model, images[:2], 2 * args.size, chunk=args.chunk, hierarchical=hierarchical)
     seconds = {name: float("inf") for name in models}
     for _ in range(args.repeats):  # round robin, best of the repeats: the machine may be shared
         for name, (model, hierarchical) in models.items():
-            seconds[name] = min(seconds[name], job(model, hierarchical))
-
-    flops = {}
-    for name, (model, hierarchical) in models.items():  # FLOPs of the job for one image
-        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-            for s in args.scales:
-                funknn.render(model, images[:1], s * args.size, chunk=args.chunk, hierarchical=hierarchical)
-        flops[name] = counter.get_total_flops()
+            seconds[name] = min(seconds[name], _render_job(args, model, images, hierarchical, device))
+    flops = {name: _flops(args, model, images[:1], h) for name, (model, h) in models.items()}
 
     queries = args.images * sum((s * args.size) ** 2 for s in args.scales)
     print(f"torch {torch.__version__} on {device} ({torch.get_num_threads()} threads); job: "

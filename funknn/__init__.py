@@ -8,16 +8,17 @@ The public API::
     values = funknn.sample(image, coords, kernel="cubic_conv")
 """
 
-__version__ = "0.1.0"
+from . import checkpoints, data, generative, metrics, models, sampling
+from .checkpoints import load, save
+from .evaluation import evaluate
+from .models import FunkNN, build, count_parameters
+from .pretrained import available_pretrained, pretrained, pretrained_path
+from .rendering import render
+from .sampling import Interpolator, grid_coords, sample
+from .training import TrainConfig, train
+from .version import __version__
 
-from . import data, generative, metrics, sampling  # noqa: E402
-from .models import FunkNN, count_parameters  # noqa: E402
-from .pretrained import available_pretrained, pretrained, pretrained_path  # noqa: E402
-from .rendering import render  # noqa: E402
-from .sampling import grid_coords, sample  # noqa: E402
-from .training import TrainConfig, evaluate, load, save, train  # noqa: E402
-
-__all__ = ["FunkNN", "TrainConfig", "available_pretrained", "count_parameters", "data", "evaluate",
-           "generative", "grid_coords", "load", "metrics", "pretrained", "pretrained_path", "render",
-           "sample",
-           "sampling", "save", "train", "__version__"]
+__all__ = ["FunkNN", "Interpolator", "TrainConfig", "__version__", "available_pretrained", "build",
+           "checkpoints", "count_parameters", "data", "evaluate", "generative", "grid_coords", "load",
+           "metrics", "models", "pretrained", "pretrained_path", "render", "sample", "sampling", "save",
+           "train"]

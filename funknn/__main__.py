@@ -1,4 +1,8 @@
-"""Command line: ``python -m funknn train|evaluate|render``.
+"""Command line: ``python -m funknn train|evaluate|render|train-autoencoder|train-flow|release``.
+
+A user's mistake (a missing file, a bad option value) prints one line ``error: …`` and exits
+with status 2; ``--debug`` shows the traceback instead. Every default comes from the library
+(the config dataclasses and the model constructors), so the two cannot drift apart.
 
 Examples::
 
@@ -11,19 +15,31 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
 
 from . import data as data_mod
-from .models import LIIF, FunkNN, UNet, count_parameters
-from .models.baselines import Interpolator
-from .sampling import KERNELS
-from .training import LOSSES, MODES, TrainConfig, evaluate, load, train
+from .checkpoints import load
+from .evaluation import evaluate
+from .generative import FitConfig, FlowConfig
+from .models import Autoencoder, Configured, FunkNN, RealNVP, UNet, build, count_parameters
+from .sampling import KERNELS, Interpolator
+from .training import LOSSES, MODES, TrainConfig, train
+
+
+def default(owner: Any, name: str) -> Any:
+    """The library's default of ``name``: a dataclass field or a constructor argument of ``owner``."""
+    if dataclasses.is_dataclass(owner):
+        return {f.name: f.default for f in dataclasses.fields(owner)}[name]
+    return inspect.signature(owner).parameters[name].default
 
 
 def _images(spec: str, split: str, count: int, size: int) -> torch.Tensor:
@@ -61,17 +77,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     device = _device(args.device)
     images = _dataset(args.data, "train", args.channels, args.short_side, args.count)
     if args.model == "funknn":
-        model = FunkNN(in_channels=args.channels, network=args.network, kernel=args.kernel,
-                       patch_size=args.patch_size, activation=args.activation,
-                       boundary=args.boundary, output_init=args.output_init).to(device)
+        model = build("funknn", in_channels=args.channels, network=args.network, kernel=args.kernel,
+                      patch_size=args.patch_size, activation=args.activation,
+                      boundary=args.boundary, output_init=args.output_init)
         label = f"FunkNN ({args.network}, {args.kernel})"
     elif args.model == "unet":
-        model = UNet(in_channels=args.channels, width=args.unet_width, depth=args.unet_depth).to(device)
+        model = build("unet", in_channels=args.channels, width=args.unet_width, depth=args.unet_depth)
         label = f"U-Net (width {args.unet_width}, depth {args.unet_depth}, ×2)"
     else:
-        preset = args.model.split("-", 1)[1]
-        model = LIIF(in_channels=args.channels, preset=preset).to(device)
-        label = f"LIIF ({preset})"
+        model = build(args.model, in_channels=args.channels)
+        label = f"LIIF ({args.model.split('-', 1)[1]})"
+    model = model.to(device)
     config = TrainConfig(mode=args.mode, size=args.size, steps=args.steps,
                          batch_images=args.batch_images, batch_pixels=args.batch_pixels, lr=args.lr,
                          loss=args.loss, seed=args.seed, checkpoint_every=args.checkpoint_every,
@@ -115,14 +131,14 @@ def _prior_data_description(args: argparse.Namespace) -> str:
 
 
 def cmd_train_autoencoder(args: argparse.Namespace) -> int:
-    from .generative import FitConfig, train_autoencoder
-    from .models import Autoencoder
+    from .generative import train_autoencoder
 
     torch.manual_seed(args.seed)
     device = _device(args.device)
     images = _images(args.data, "train", args.count, args.size)
-    model = Autoencoder(1, args.size, args.latent_dim, args.width, args.max_width, bottleneck=args.bottleneck,
-                        spatial=args.spatial).to(device)
+    model = cast(Autoencoder, build("autoencoder", in_channels=1, image_size=args.size,
+                                    latent_dim=args.latent_dim, width=args.width, max_width=args.max_width,
+                                    bottleneck=args.bottleneck, spatial=args.spatial)).to(device)
     config = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                        checkpoint_every=args.checkpoint_every, perceptual=args.perceptual,
                        perceptual_weight=args.perceptual_weight, vgg_weights=args.vgg_weights)
@@ -137,18 +153,21 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
 
 
 def cmd_train_flow(args: argparse.Namespace) -> int:
-    from .generative import FitConfig, encode, train_flow
-    from .models import RealNVP
+    from .generative import encode, train_flow
 
     torch.manual_seed(args.seed)
     device = _device(args.device)
     autoencoder = load(args.autoencoder, device=device)
+    if not isinstance(autoencoder, Autoencoder):
+        raise ValueError(f"--autoencoder {args.autoencoder!r} holds a {type(autoencoder).__name__}, "
+                         "not an autoencoder")
     size = autoencoder.image_size
     args.size = size
     codes = encode(autoencoder, _images(args.data, "train", args.count, size))
-    flow = RealNVP(autoencoder.latent_dim, args.blocks, args.hidden).to(device)
-    config = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                       checkpoint_every=args.checkpoint_every, perceptual="none")
+    flow = cast(RealNVP, build("realnvp", dim=autoencoder.latent_dim, blocks=args.blocks,
+                               hidden=args.hidden)).to(device)
+    config = FlowConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+                        checkpoint_every=args.checkpoint_every)
     meta = {"command": _command(args),
             "data": "latent codes of " + _prior_data_description(args),
             "autoencoder": str(args.autoencoder), "parameters": count_parameters(flow)}
@@ -160,11 +179,19 @@ def cmd_train_flow(args: argparse.Namespace) -> int:
     return 0
 
 
+def _channels(model: object, default: int) -> int:
+    """Image channels a model expects (``config["in_channels"]``; ``default`` if it has none)."""
+    return int(model.config.get("in_channels", default)) if isinstance(model, Configured) else default
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     device = _device(args.device)
     model = load(args.checkpoint, device=device) if args.checkpoint else Interpolator(args.kernel)
-    channels = model.config.get("in_channels", 3) if args.checkpoint else 3
-    images = _dataset(args.data, args.split, channels, args.short_side).tiles(args.tile, args.limit)
+    channels = _channels(model, default=3)
+    data = _dataset(args.data, args.split, channels, args.short_side)
+    if not isinstance(data, data_mod.ImageCollection):
+        raise ValueError(f"--data {args.data} is not a set of images to evaluate on")
+    images = data.tiles(args.tile, args.limit)
     results = evaluate(model, images.to(device), args.low_size, args.scales, hierarchical=args.hierarchical)
     table = {f"x{s}": {k: (round(float(v.mean()), 3) if torch.is_tensor(v) else round(v, 3))
                        for k, v in r.items()} for s, r in results.items()}
@@ -179,13 +206,13 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     device = _device(args.device)
     model = load(args.checkpoint, device=device)
-    channels = model.config["in_channels"]
+    channels = _channels(model, default=3)
     src = Path(args.input)
     if not src.is_file():
         raise FileNotFoundError(f"input image {str(src)!r} does not exist")
     with Image.open(src) as im:
         array = np.asarray(im.convert("RGB" if channels == 3 else "L"))
-    low = data_mod._to_tensor(array, channels)[None].to(device)
+    low = data_mod.to_tensor(array, channels)[None].to(device)
     out = render(model, low, tuple(args.size), chunk=args.chunk, hierarchical=args.hierarchical)
     pixels = (out[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
     Image.fromarray(pixels[..., 0] if channels == 1 else pixels).save(args.output)
@@ -194,7 +221,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from .training import release
+    from .checkpoints import release
 
     before = Path(args.checkpoint).stat().st_size if Path(args.checkpoint).is_file() else 0
     out = release(args.checkpoint, args.out)
@@ -202,88 +229,93 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m funknn", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _train_parser(sub: Any) -> None:
     t = sub.add_parser("train", help="train a FunkNN (or a LIIF / U-Net baseline) and write a "
                                      "resumable checkpoint")
     t.add_argument("--data", default="photos",
                    help="'photos' (embedded), 'bumps' (Gaussian bumps, grey) or a folder of images")
-    t.add_argument("--mode", choices=MODES, default="factor")
+    t.add_argument("--mode", choices=MODES, default=default(TrainConfig, "mode"))
     t.add_argument("--model", choices=("funknn", "liif-edsr", "liif-140k", "unet"), default="funknn",
                    help="FunkNN (default) or a baseline of Table 1: LIIF with the EDSR-baseline encoder "
                         "(~1.5M parameters) or pruned to ~140K, or a U-Net for ×2 (needs --mode single)")
-    t.add_argument("--unet-width", type=int, default=32, help="U-Net: channels of the first level")
-    t.add_argument("--unet-depth", type=int, default=4, help="U-Net: number of levels")
-    t.add_argument("--network", choices=("cnn", "mlp"), default="cnn")
-    t.add_argument("--kernel", choices=KERNELS, default="bicubic")
-    t.add_argument("--patch-size", type=int, default=9)
-    t.add_argument("--activation", choices=("relu", "sine"), default="relu")
-    t.add_argument("--gradient-weight", type=float, default=0.0,
+    t.add_argument("--unet-width", type=int, default=default(UNet, "width"),
+                   help="U-Net: channels of the first level")
+    t.add_argument("--unet-depth", type=int, default=default(UNet, "depth"), help="U-Net: number of levels")
+    t.add_argument("--network", choices=("cnn", "mlp"), default=default(FunkNN, "network"))
+    t.add_argument("--kernel", choices=KERNELS, default=default(FunkNN, "kernel"))
+    t.add_argument("--patch-size", type=int, default=default(FunkNN, "patch_size"))
+    t.add_argument("--activation", choices=("relu", "sine"), default=default(FunkNN, "activation"))
+    t.add_argument("--gradient-weight", type=float, default=default(TrainConfig, "gradient_weight"),
                    help="weight of a loss on spatial gradients (needs --data bumps)")
-    t.add_argument("--laplacian-weight", type=float, default=0.0,
+    t.add_argument("--laplacian-weight", type=float, default=default(TrainConfig, "laplacian_weight"),
                    help="weight of a loss on Laplacians (needs --data bumps and --kernel cubic_conv)")
-    t.add_argument("--boundary", choices=("reflection", "extrapolate"), default="reflection",
+    t.add_argument("--boundary", choices=("reflection", "extrapolate"), default=default(FunkNN, "boundary"),
                    help="continuation beyond the border ('extrapolate': cubic_conv only)")
-    t.add_argument("--output-init", type=float, default=0.01,
+    t.add_argument("--output-init", type=float, default=default(FunkNN, "output_init"),
                    help="initial scale of the output layer (0: start as plain interpolation)")
-    t.add_argument("--channels", type=int, choices=(1, 3), default=3)
+    t.add_argument("--channels", type=int, choices=(1, 3), default=default(FunkNN, "in_channels"))
     t.add_argument("--count", type=int, default=1000, help="--data ellipses / lodopab:DIR: number of images")
-    t.add_argument("--size", type=int, default=64, help="high-resolution crop side n")
+    t.add_argument("--size", type=int, default=default(TrainConfig, "size"),
+                   help="high-resolution crop side n")
     t.add_argument("--short-side", type=int, default=256, help="embedded photos: short side after resizing")
-    t.add_argument("--steps", type=int, default=1000)
-    t.add_argument("--batch-images", type=int, default=64)
-    t.add_argument("--batch-pixels", type=int, default=512)
-    t.add_argument("--lr", type=float, default=1e-4)
-    t.add_argument("--loss", choices=LOSSES, default="l1")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--checkpoint-every", type=int, default=50)
-    t.add_argument("--out", required=True, help="checkpoint file (resumed if it exists)")
-    t.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
-    t.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
-    t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--steps", type=int, default=default(TrainConfig, "steps"))
+    t.add_argument("--batch-images", type=int, default=default(TrainConfig, "batch_images"))
+    t.add_argument("--batch-pixels", type=int, default=default(TrainConfig, "batch_pixels"))
+    t.add_argument("--lr", type=float, default=default(TrainConfig, "lr"))
+    t.add_argument("--loss", choices=LOSSES, default=default(TrainConfig, "loss"))
+    _run_options(t, TrainConfig)
     t.set_defaults(func=cmd_train)
 
+
+def _run_options(q: argparse.ArgumentParser, config: Any) -> None:
+    """Options every trainer shares: seed, checkpoint, resume, device, progress."""
+    q.add_argument("--seed", type=int, default=default(config, "seed"))
+    q.add_argument("--checkpoint-every", type=int, default=default(config, "checkpoint_every"))
+    q.add_argument("--out", required=True, help="checkpoint file (resumed if it exists)")
+    q.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    q.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    q.add_argument("--no-progress", action="store_true")
+
+
+def _prior_parsers(sub: Any) -> None:
     prior_data = ("'ellipses' (embedded phantoms), 'lodopab:DIR' (LoDoPaB-CT HDF5 files) or a folder of "
                   "images (e.g. CelebA-HQ, read as grey)")
     a = sub.add_parser("train-autoencoder", help="train the autoencoder of the generative prior")
     a.add_argument("--data", default="ellipses", help=prior_data)
     a.add_argument("--count", type=int, default=4000, help="number of training images")
-    a.add_argument("--size", type=int, default=64, help="image side (a power of two)")
-    a.add_argument("--latent-dim", type=int, default=128)
-    a.add_argument("--width", type=int, default=16)
-    a.add_argument("--max-width", type=int, default=64)
-    a.add_argument("--bottleneck", type=int, default=4, help="side of the smallest feature map")
+    a.add_argument("--size", type=int, default=default(Autoencoder, "image_size"),
+                   help="image side (a power of two)")
+    a.add_argument("--latent-dim", type=int, default=default(Autoencoder, "latent_dim"))
+    a.add_argument("--width", type=int, default=default(Autoencoder, "width"))
+    a.add_argument("--max-width", type=int, default=default(Autoencoder, "max_width"))
+    a.add_argument("--bottleneck", type=int, default=default(Autoencoder, "bottleneck"),
+                   help="side of the smallest feature map")
     a.add_argument("--spatial", action="store_true",
                    help="code = flattened small-channel bottleneck map (latent-dim / bottleneck² channels)")
-    a.add_argument("--perceptual", choices=("laplacian", "vgg", "none"), default="laplacian")
-    a.add_argument("--perceptual-weight", type=float, default=0.1)
-    a.add_argument("--vgg-weights", default=None,
+    a.add_argument("--perceptual", choices=("laplacian", "vgg", "none"),
+                   default=default(FitConfig, "perceptual"))
+    a.add_argument("--perceptual-weight", type=float, default=default(FitConfig, "perceptual_weight"))
+    a.add_argument("--vgg-weights", default=default(FitConfig, "vgg_weights"),
                    help="local torchvision VGG-16 state dict (--perceptual vgg)")
     b = sub.add_parser("train-flow", help="train the RealNVP flow on an autoencoder's latent codes")
     b.add_argument("--autoencoder", required=True, help="autoencoder checkpoint")
     b.add_argument("--data", default="ellipses", help=prior_data)
     b.add_argument("--count", type=int, default=4000, help="number of training images")
-    b.add_argument("--blocks", type=int, default=5)
-    b.add_argument("--hidden", type=int, nargs="+", default=[1024, 512])
-    for q, steps, batch, lr in ((a, 3000, 32, 1e-3), (b, 3000, 256, 1e-3)):
-        q.add_argument("--steps", type=int, default=steps)
-        q.add_argument("--batch", type=int, default=batch)
-        q.add_argument("--lr", type=float, default=lr)
-        q.add_argument("--seed", type=int, default=0)
-        q.add_argument("--checkpoint-every", type=int, default=100)
-        q.add_argument("--out", required=True, help="checkpoint file (resumed if it exists)")
-        q.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
-        q.add_argument("--device", default=None)
-        q.add_argument("--no-progress", action="store_true")
+    b.add_argument("--blocks", type=int, default=default(RealNVP, "blocks"))
+    b.add_argument("--hidden", type=int, nargs="+", default=list(default(RealNVP, "hidden")))
+    for q, config in ((a, FitConfig), (b, FlowConfig)):
+        q.add_argument("--steps", type=int, default=default(config, "steps"))
+        q.add_argument("--batch", type=int, default=default(config, "batch"))
+        q.add_argument("--lr", type=float, default=default(config, "lr"))
+        _run_options(q, config)
     a.set_defaults(func=cmd_train_autoencoder)
     b.set_defaults(func=cmd_train_flow)
 
+
+def _use_parsers(sub: Any) -> None:
     e = sub.add_parser("evaluate", help="super-resolution SNR of a checkpoint (or a plain kernel)")
     e.add_argument("--checkpoint", default=None, help="checkpoint file; omit to evaluate --kernel")
-    e.add_argument("--kernel", choices=KERNELS, default="bicubic")
+    e.add_argument("--kernel", choices=KERNELS, default=default(Interpolator, "kernel"))
     e.add_argument("--data", default="photos")
     e.add_argument("--split", choices=tuple(data_mod.EMBEDDED_SPLITS), default="test")
     e.add_argument("--short-side", type=int, default=256)
@@ -310,14 +342,36 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("checkpoint")
     x.add_argument("--out", default=None, help="output file (default: overwrite the input)")
     x.set_defaults(func=cmd_release)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m funknn", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _train_parser(sub)
+    _prior_parsers(sub)
+    _use_parsers(sub)
     return parser
+
+
+#: what a user's mistake raises (a missing or corrupt file, a bad value, a wrong kind of file)
+USER_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, ValueError,
+               ImportError)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    args.argv = argv
-    return args.func(args)
+    args.argv = [a for a in argv if a != "--debug"]
+    try:
+        return int(args.func(args))
+    except USER_ERRORS as err:
+        if args.debug:
+            raise
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

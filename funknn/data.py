@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .sampling import as_size, grid_coords
+
 #: Source images of the embedded sets, split by *source image*. Natural photographs for
 #: training and testing; another domain (astronomy, microscopy, retinal fundus) as the
 #: out-of-distribution set. All are bundled with scikit-image (no download).
@@ -41,15 +43,13 @@ def resize(images: torch.Tensor, size: int | Sequence[int]) -> torch.Tensor:
     """
     if images.dim() != 4:
         raise ValueError(f"images must have shape (B, C, H, W), got {tuple(images.shape)}")
-    hw = (int(size), int(size)) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
-    if min(hw) < 1:
-        raise ValueError(f"size must be positive, got {size}")
+    hw = as_size(size)
     if tuple(images.shape[-2:]) == hw:
         return images
     return F.interpolate(images, size=hw, mode="bicubic", antialias=True, align_corners=False)
 
 
-def _to_tensor(array: np.ndarray, channels: int) -> torch.Tensor:
+def to_tensor(array: np.ndarray, channels: int) -> torch.Tensor:
     """(H, W[, c]) uint8/float array → (channels, H, W) float32 in [0, 1]."""
     a = np.asarray(array)
     a = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
@@ -170,7 +170,7 @@ def embedded_photos(split: str = "train", short_side: int | None = 256, channels
         loaded = getattr(skimage.data, name)()
         views = loaded[:2] if isinstance(loaded, tuple) else (loaded,)
         for v, array in enumerate(views):
-            images.append(_rescale_short_side(_to_tensor(array, channels), short_side))
+            images.append(_rescale_short_side(to_tensor(array, channels), short_side))
             names.append(name if len(views) == 1 else f"{name}_{v}")
     return ImageCollection(images, names)
 
@@ -210,7 +210,7 @@ def image_folder(path: str | Path, size: int | None = None, channels: int = 3,
                 array = np.asarray(im.convert("RGB" if channels == 3 else "L"))
         except Exception as err:  # PIL raises several types for broken files
             raise ValueError(f"cannot read image file {str(f)!r}: {err}") from err
-        t = _to_tensor(array, channels)
+        t = to_tensor(array, channels)
         if size is not None:
             h, w = t.shape[-2:]
             s = min(h, w)
@@ -306,9 +306,7 @@ class GaussianBumps:
 
     def images(self, size: int | Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Point samples at the pixel centres of an H×W grid: (B, 1, H, W)."""
-        from .sampling import grid_coords
-
-        H, W = (int(size), int(size)) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))
+        H, W = as_size(size)
         c = grid_coords(H, W, dtype=torch.float64).unsqueeze(0).expand(len(self), -1, -1)
         return self.values(c)[..., 0].reshape(len(self), 1, H, W).to(dtype)
 
@@ -418,9 +416,7 @@ class Ellipses:
     def images(self, size: int | Sequence[int], supersample: int = 4,
                dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Pixel averages on an H×W grid (``supersample``² points per pixel): (B, 1, H, W)."""
-        from .sampling import grid_coords
-
-        H, W = (int(size), int(size)) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))
+        H, W = as_size(size)
         s = int(supersample)
         if s < 1:
             raise ValueError(f"supersample must be positive, got {supersample}")

@@ -2,7 +2,7 @@ r"""Spatial derivatives of a continuous image model by automatic differentiation
 
 A model is any callable ``model(coords (B, N, 2), image (B, C, H, W)) -> (B, N, C)`` whose
 output at a query depends only on that query's coordinate (FunkNN, an
-:class:`~funknn.models.baselines.Interpolator`, …). Derivatives are taken with respect to
+:class:`~funknn.sampling.Interpolator`, …). Derivatives are taken with respect to
 the coordinates (x along the width, y along the height, in [-1, 1]), chunk by chunk so that
 memory stays bounded at any output size.
 
@@ -13,13 +13,26 @@ reproduce linear functions, so its curvature is wrong by orders of magnitude.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 import torch
+from torch import nn
 
-from .sampling import check_coords, check_image
+from .models.protocols import CoordinateModel as Model
+from .sampling import as_size, check_coords, check_image
 
-Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+class AnalyticImages(Protocol):
+    """Images known in closed form (e.g. :class:`~funknn.data.GaussianBumps`): point samples on a
+    grid and exact values, gradients and Laplacians at coordinates (B, N, 2)."""
+
+    def images(self, size: int | tuple[int, int], dtype: torch.dtype = torch.float32) -> torch.Tensor: ...
+
+    def values(self, coords: torch.Tensor) -> torch.Tensor: ...
+
+    def gradient(self, coords: torch.Tensor) -> torch.Tensor: ...
+
+    def laplacian(self, coords: torch.Tensor) -> torch.Tensor: ...
 
 
 def _chunk_derivatives(model: Model, image: torch.Tensor, coords: torch.Tensor, order: int,
@@ -62,7 +75,7 @@ def derivatives(model: Model, image: torch.Tensor, coords: torch.Tensor, *, orde
         :math:`\partial u / \partial y`.
 
     Example:
-        >>> from funknn.models.baselines import Interpolator
+        >>> from funknn.sampling import Interpolator
         >>> img = torch.rand(1, 1, 16, 16, dtype=torch.float64)
         >>> coords = torch.zeros(1, 3, 2, dtype=torch.float64)
         >>> u, g, lap = derivatives(Interpolator("cubic_conv"), img, coords)
@@ -82,7 +95,8 @@ def derivatives(model: Model, image: torch.Tensor, coords: torch.Tensor, *, orde
                                             create_graph))
     u = torch.cat([p[0] for p in parts], dim=1)
     grad = torch.cat([p[1] for p in parts], dim=1)
-    lap = torch.cat([p[2] for p in parts], dim=1) if order > 1 else None
+    laps = [p[2] for p in parts if p[2] is not None]
+    lap = torch.cat(laps, dim=1) if order > 1 else None
     return u, grad, lap
 
 
@@ -109,16 +123,17 @@ def render_derivatives(model: Model, image: torch.Tensor, size: int | tuple[int,
     """
     from .sampling import grid_coords
 
-    H, W = (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    H, W = as_size(size)
     B, C = image.shape[:2]
     coords = grid_coords(H, W, device=image.device, dtype=image.dtype).unsqueeze(0).expand(B, -1, -1)
     u, grad, lap = derivatives(model, image, coords.contiguous(), order=2, chunk=chunk)
+    assert lap is not None
     return {"image": u.transpose(1, 2).reshape(B, C, H, W),
             "gradient": grad.permute(0, 2, 3, 1).reshape(B, C, 2, H, W),
             "laplacian": lap.transpose(1, 2).reshape(B, C, H, W)}
 
 
-def derivative_snr(model: Model, functions, low_size: int, size: int, *, chunk: int = 4096,
+def derivative_snr(model: Model, functions: AnalyticImages, low_size: int, size: int, *, chunk: int = 4096,
                    points: int | None = None, seed: int = 0) -> dict[str, torch.Tensor]:
     """Accuracy of a model's derivatives against analytic ones, on a grid.
 
@@ -127,7 +142,7 @@ def derivative_snr(model: Model, functions, low_size: int, size: int, *, chunk: 
 
     Args:
         model: ``model(coords, image)``, e.g. a FunkNN or an
-            :class:`~funknn.models.baselines.Interpolator`.
+            :class:`~funknn.sampling.Interpolator`.
         functions: analytic images with ``images(size)``, ``values(coords)``,
             ``gradient(coords)`` and ``laplacian(coords)``, such as
             :class:`~funknn.data.GaussianBumps`.
@@ -144,7 +159,7 @@ def derivative_snr(model: Model, functions, low_size: int, size: int, *, chunk: 
     from .metrics import snr
     from .sampling import grid_coords
 
-    p = next(iter(getattr(model, "parameters", lambda: iter(()))()), None)
+    p = next(model.parameters(), None) if isinstance(model, nn.Module) else None
     device = p.device if p is not None else torch.device("cpu")
     low = functions.images(low_size).to(device)
     B = low.shape[0]
@@ -155,6 +170,7 @@ def derivative_snr(model: Model, functions, low_size: int, size: int, *, chunk: 
         coords = torch.gather(coords, 1, idx.to(device).unsqueeze(-1).expand(-1, -1, 2))
     coords = coords.contiguous()
     u, grad, lap = derivatives(model, low, coords, order=2, chunk=chunk)
+    assert lap is not None
     c = coords.double().cpu()
     true_u, true_g, true_l = functions.values(c), functions.gradient(c), functions.laplacian(c)
     u, grad, lap = u.double().cpu(), grad.double().cpu(), lap.double().cpu()

@@ -21,6 +21,7 @@ from torch import nn
 from .derivatives import derivatives
 from .models.autoencoder import Autoencoder, VGGPerceptualLoss, laplacian_pyramid_loss
 from .models.flow import RealNVP
+from .models.protocols import Configured, CoordinateModel
 from .rendering import render
 from .training import run_adam
 
@@ -61,6 +62,15 @@ class FitConfig:
             raise ValueError("perceptual='vgg' needs vgg_weights: the path of a local VGG-16 weights file")
 
 
+@dataclass
+class FlowConfig(FitConfig):
+    """Settings of a flow training run: :class:`FitConfig` with the flow's defaults (larger
+    batches of codes; no perceptual loss)."""
+
+    batch: int = 256
+    perceptual: str = "none"
+
+
 def _fit(model: nn.Module, data: torch.Tensor, config: FitConfig,
          loss_fn: Callable[[torch.Tensor], torch.Tensor], checkpoint: str | Path | None,
          resume: bool, progress: bool, meta: dict | None, desc: str) -> dict:
@@ -86,6 +96,8 @@ def autoencoder_loss(model: Autoencoder, images: torch.Tensor, config: FitConfig
     if config.perceptual == "laplacian":
         loss = loss + config.perceptual_weight * laplacian_pyramid_loss(recon, images)
     elif config.perceptual == "vgg":
+        if vgg is None:
+            raise ValueError("perceptual='vgg' needs the VGGPerceptualLoss module (argument vgg)")
         loss = loss + config.perceptual_weight * vgg(recon, images)
     return loss
 
@@ -98,10 +110,10 @@ def train_autoencoder(model: Autoencoder, images: torch.Tensor, config: FitConfi
     Returns:
         History ``{"step", "loss", "seconds"}``; the checkpoint (if given) is resumable.
     """
-    model._check(images[:1])
+    model.check_images(images[:1])
     vgg = None
     if config.perceptual == "vgg":
-        vgg = VGGPerceptualLoss(config.vgg_weights).to(next(model.parameters()).device)
+        vgg = VGGPerceptualLoss(str(config.vgg_weights)).to(next(model.parameters()).device)
     return _fit(model, images, config, lambda x: autoencoder_loss(model, x, config, vgg),
                 checkpoint, resume, progress, meta, "train autoencoder")
 
@@ -111,7 +123,7 @@ def train_flow(flow: RealNVP, codes: torch.Tensor, config: FitConfig, *,
                meta: dict | None = None) -> dict:
     """Train a flow by maximum likelihood on latent codes (N, L). The loss is the negative
     log-likelihood in bits per dimension."""
-    flow._check(codes[:1], "codes")
+    flow.check_codes(codes[:1])
     return _fit(flow, codes, config, flow.nll_bits_per_dim, checkpoint, resume, progress, meta,
                 "train flow")
 
@@ -143,9 +155,12 @@ class ContinuousGenerator(nn.Module):
         super().__init__()
         if flow.dim != autoencoder.latent_dim:
             raise ValueError(f"flow dim {flow.dim} != autoencoder latent_dim {autoencoder.latent_dim}")
-        if getattr(funknn, "in_channels", autoencoder.in_channels) != autoencoder.in_channels:
-            raise ValueError(f"FunkNN has {funknn.in_channels} channels, the autoencoder "
-                             f"{autoencoder.in_channels}")
+        if not isinstance(funknn, CoordinateModel):
+            raise TypeError("funknn must be a coordinate model, model(coords, image), got "
+                            f"{type(funknn).__name__}")
+        channels = funknn.config.get("in_channels") if isinstance(funknn, Configured) else None
+        if channels is not None and channels != autoencoder.in_channels:
+            raise ValueError(f"FunkNN has {channels} channels, the autoencoder {autoencoder.in_channels}")
         self.autoencoder, self.flow, self.funknn = autoencoder, flow, funknn
         self.latent_dim = autoencoder.latent_dim
         self.low_size = autoencoder.image_size
@@ -178,7 +193,7 @@ class ContinuousGenerator(nn.Module):
         return self.render(self.noise(n, generator, temperature), size or self.low_size, hierarchical)
 
     def derivatives(self, noise: torch.Tensor, coords: torch.Tensor, order: int = 1, chunk: int = 4096,
-                    create_graph: bool = False):
+                    create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Values, gradients and (order 2) Laplacians of G(w) at coords; see
         :func:`funknn.derivatives.derivatives`."""
         return derivatives(self.funknn, self.low_resolution(noise), coords, order=order, chunk=chunk,
@@ -199,11 +214,15 @@ def load_prior(directory: str | Path | None = None, device: torch.device | str |
         directory: folder with ``autoencoder.pt``, ``flow.pt`` and ``funknn.pt``; ``None`` for
             the shipped prior on random-ellipse phantoms.
     """
+    from .checkpoints import load
     from .pretrained import pretrained
-    from .training import load
 
     if directory is None:
         parts = {k: pretrained(name, device=device) for k, name in SHIPPED_PRIOR.items()}
     else:
         parts = {k: load(Path(directory) / name, device=device) for k, name in PRIOR_FILES.items()}
-    return ContinuousGenerator(parts["autoencoder"], parts["flow"], parts["funknn"]).eval()
+    autoencoder, flow = parts["autoencoder"], parts["flow"]
+    if not isinstance(autoencoder, Autoencoder) or not isinstance(flow, RealNVP):
+        raise ValueError(f"the prior's files hold a {type(autoencoder).__name__} and a "
+                         f"{type(flow).__name__}, not an Autoencoder and a RealNVP")
+    return ContinuousGenerator(autoencoder, flow, parts["funknn"]).eval()

@@ -5,21 +5,29 @@ The latent-space solver (equations 3, 4 and 6) searches the flow's Gaussian nois
 :class:`~funknn.generative.ContinuousGenerator` for the continuous image that explains the
 measurements: ``w`` starts at the flow's mean (0), Adam minimises the data misfit plus the
 optional regularisers λ‖w‖² and λ₂·TV, and then (Appendix B.1, after Hussein et al. 2020) the
-decoder's weights may be fine-tuned for a number of steps with ``w`` fixed. The generator that
-is passed in is never modified (the decoder is fine-tuned on a copy). No files, no plots.
+decoder's weights may be fine-tuned for a number of steps with ``w`` fixed. The prior that is
+passed in is never modified: neither its weights nor their ``requires_grad`` flags nor their
+``.grad`` (the decoder is fine-tuned on a copy; gradients are taken with
+:func:`torch.autograd.grad` for the optimised tensors only). No files, no plots.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
-from .physics import LimitedViewCT, gradient_operator
+from .derivatives import gradient
+from .generative import ContinuousGenerator
+from .models.protocols import CoordinateModel
+from .physics import LimitedViewCT
 from .rendering import render
+from .sampling import as_size
 from .training import optimise
 
 
@@ -33,6 +41,15 @@ def total_variation(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- problems
 
+class Problem(Protocol):
+    """An inverse problem for :func:`solve`: the resolution ``size`` (H, W) of the reconstruction
+    and the data misfit of the continuous image ``model(·, low)``."""
+
+    size: tuple[int, int]
+
+    def loss(self, model: CoordinateModel, low: torch.Tensor, generator: torch.Generator) -> torch.Tensor: ...
+
+
 class DerivativeProblem:
     """Measurements of the gradient of an unknown continuous image at given locations
     (eq. 3 with every pixel centre of a grid; eq. 4 with the largest 20% only).
@@ -44,7 +61,7 @@ class DerivativeProblem:
         batch_points: locations used per step, drawn at random (``None``: all).
     """
 
-    def __init__(self, coords: torch.Tensor, gradients: torch.Tensor, size: int | tuple[int, int],
+    def __init__(self, coords: torch.Tensor, gradients: torch.Tensor, size: int | Sequence[int],
                  batch_points: int | None = None) -> None:
         if coords.dim() != 3 or coords.shape[0] != 1 or coords.shape[-1] != 2:
             raise ValueError(f"coords must have shape (1, N, 2), got {tuple(coords.shape)}")
@@ -52,15 +69,15 @@ class DerivativeProblem:
             raise ValueError(f"gradients must have shape (1, N, C, 2) with N = {coords.shape[1]}, "
                              f"got {tuple(gradients.shape)}")
         self.coords, self.gradients = coords, gradients
-        self.size = (int(size), int(size)) if isinstance(size, int) else tuple(size)
+        self.size = as_size(size)
         self.batch_points = batch_points
 
-    def loss(self, model, low: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def loss(self, model: CoordinateModel, low: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         coords, target = self.coords.to(low.device), self.gradients.to(low.device)
         if self.batch_points is not None and self.batch_points < coords.shape[1]:
             idx = torch.randperm(coords.shape[1], generator=generator)[:self.batch_points].to(low.device)
             coords, target = coords[:, idx], target[:, idx]
-        grad = gradient_operator(model, low, coords, chunk=coords.shape[1], create_graph=True)
+        grad = gradient(model, low, coords, chunk=coords.shape[1], create_graph=True)
         return F.mse_loss(grad, target)
 
 
@@ -74,12 +91,12 @@ class CTProblem:
     """
 
     def __init__(self, ct: LimitedViewCT, measurements: torch.Tensor) -> None:
-        ct._check(measurements, ct.data_shape, "measurements")
+        ct.check(measurements, ct.data_shape, "measurements")
         if measurements.shape[0] != 1:
             raise ValueError("CTProblem takes one measurement (batch size 1)")
         self.ct, self.measurements, self.size = ct, measurements, ct.image_size
 
-    def loss(self, model, low: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def loss(self, model: CoordinateModel, low: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         u = render(model, low, self.size, chunk=1 << 16, grad=True)
         return F.mse_loss(self.ct.A(u), self.measurements.to(u.device))
 
@@ -125,15 +142,87 @@ class SolverConfig:
             raise ValueError("record_every must be positive")
 
 
-def solve(generator, problem, config: SolverConfig, *, truth: torch.Tensor | None = None,
+@dataclass
+class _Run:
+    """What the phases of :func:`solve` share: the working generator (the caller's flow and
+    FunkNN, a copy of the autoencoder), the latent noise, the objective's parts and the history."""
+
+    G: ContinuousGenerator
+    w: torch.Tensor
+    problem: Problem
+    config: SolverConfig
+    torch_gen: torch.Generator
+    truth: torch.Tensor | None
+    metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    step: int = 0
+    history: dict = field(default_factory=lambda: {"step": [], "loss": [], "phase": [],
+                                                   "record_step": [], "snr": []})
+
+    def objective(self) -> torch.Tensor:
+        low = self.G.low_resolution(self.w)
+        loss = self.problem.loss(self.G.funknn, low, self.torch_gen)
+        if self.config.latent_weight > 0:
+            loss = loss + self.config.latent_weight * self.w.pow(2).mean()
+        if self.config.tv_weight > 0:
+            loss = loss + self.config.tv_weight * total_variation(low).mean()
+        return loss
+
+    @torch.no_grad()
+    def image(self) -> tuple[torch.Tensor, torch.Tensor]:
+        low = self.G.low_resolution(self.w)
+        return render(self.G.funknn, low, self.problem.size, chunk=1 << 16), low
+
+    def record(self) -> None:
+        if self.truth is None:
+            return
+        image, _ = self.image()
+        self.history["record_step"].append(self.step)
+        self.history["snr"].append(float(self.metric(image, self.truth.to(image.device)).mean()))
+
+
+def _phase(run: _Run, name: str, params: Sequence[torch.Tensor], steps: int, lr: float, bar: tqdm) -> None:
+    """``steps`` Adam steps on ``params`` only (gradients by :func:`torch.autograd.grad`, so
+    nothing else receives a ``.grad``)."""
+    optimiser = torch.optim.Adam(params, lr=lr)
+    for _ in range(steps):
+        loss = run.objective()
+        grads = torch.autograd.grad(loss, params)
+        for p, g in zip(params, grads):
+            p.grad = g
+        optimiser.step()
+        run.step += 1
+        run.history["step"].append(run.step)
+        run.history["loss"].append(float(loss.detach()))
+        run.history["phase"].append(name)
+        bar.update(1)
+        if run.step % run.config.record_every == 0:
+            run.record()
+
+
+def _start(prior: ContinuousGenerator, init: torch.Tensor | None) -> tuple[ContinuousGenerator, torch.Tensor]:
+    """The working generator (a copy of the autoencoder, whose decoder may be fine-tuned, with the
+    caller's flow and FunkNN) and the initial latent noise (a leaf tensor that requires grad)."""
+    device = next(prior.parameters()).device
+    G = ContinuousGenerator(copy.deepcopy(prior.autoencoder), prior.flow, prior.funknn).eval()
+    w = torch.zeros(1, G.latent_dim, device=device) if init is None else init.detach().clone().to(device)
+    if w.shape != (1, G.latent_dim):
+        raise ValueError(f"init must have shape (1, {G.latent_dim}), got {tuple(w.shape)}")
+    return G, w.requires_grad_(True)
+
+
+def solve(prior: ContinuousGenerator, problem: Problem, config: SolverConfig, *,
+          truth: torch.Tensor | None = None,
           metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
           init: torch.Tensor | None = None, progress: bool = True) -> dict:
     """Reconstruct a continuous image from measurements in the prior's latent space.
 
+    Two phases: Adam on the latent noise ``w`` (``config.steps``), then, optionally, Adam on the
+    weights of a copy of the decoder with ``w`` fixed (``config.finetune_steps``).
+
     Args:
-        generator: a :class:`~funknn.generative.ContinuousGenerator` (left unchanged).
-        problem: a :class:`DerivativeProblem` or :class:`CTProblem` (anything with ``size`` and
-            ``loss(funknn, low_image, torch_generator)``).
+        prior: a :class:`~funknn.generative.ContinuousGenerator`; left unchanged (weights,
+            ``requires_grad``, ``.grad``).
+        problem: a :class:`DerivativeProblem` or :class:`CTProblem` (any :class:`Problem`).
         config: solver settings.
         truth: optional ground truth (1, C, H, W) at ``problem.size``, for the SNR history.
         metric: ``metric(estimate, truth) -> (1,)`` in dB; default :func:`funknn.metrics.snr`.
@@ -144,71 +233,23 @@ def solve(generator, problem, config: SolverConfig, *, truth: torch.Tensor | Non
         ``{"image": (1, C, H, W) rendered at problem.size, "low": the decoded low-resolution
         image, "noise": w, "history": {"step", "loss", "phase", "record_step", "snr"}}``.
     """
-    from tqdm.auto import tqdm
-
-    from .generative import ContinuousGenerator
     from .metrics import snr
 
-    metric = metric or snr
-    device = next(generator.parameters()).device
-    decoder_owner = copy.deepcopy(generator.autoencoder)          # fine-tuned copy, if any
-    G = ContinuousGenerator(decoder_owner, generator.flow, generator.funknn).eval()
-    for p in G.parameters():
-        p.requires_grad_(False)
-    w = (torch.zeros(1, G.latent_dim, device=device) if init is None else init.detach().clone().to(device))
-    if w.shape != (1, G.latent_dim):
-        raise ValueError(f"init must have shape (1, {G.latent_dim}), got {tuple(w.shape)}")
-    torch_gen = torch.Generator().manual_seed(config.seed)
-    history: dict = {"step": [], "loss": [], "phase": [], "record_step": [], "snr": []}
-
-    def objective() -> torch.Tensor:
-        low = G.low_resolution(w)
-        loss = problem.loss(G.funknn, low, torch_gen)
-        if config.latent_weight > 0:
-            loss = loss + config.latent_weight * w.pow(2).mean()
-        if config.tv_weight > 0:
-            loss = loss + config.tv_weight * total_variation(low).mean()
-        return loss
-
-    def record(step: int) -> None:
-        if truth is None:
-            return
-        with torch.no_grad():
-            image = render(G.funknn, G.low_resolution(w), problem.size, chunk=1 << 16)
-        history["record_step"].append(step)
-        history["snr"].append(float(metric(image, truth.to(image.device)).mean()))
-
+    G, w = _start(prior, init)
+    run = _Run(G, w, problem, config, torch.Generator().manual_seed(config.seed), truth, metric or snr)
     bar = tqdm(total=config.steps + config.finetune_steps, disable=not progress, desc="solve")
-    phases = [("latent", config.steps, [w], config.lr)]
+    run.record()
+    _phase(run, "latent", [w], config.steps, config.lr, bar)
+    w.requires_grad_(False)
     if config.finetune_steps:
-        phases.append(("decoder", config.finetune_steps, list(decoder_owner.decoder.parameters())
-                       + list(decoder_owner.from_latent.parameters()), config.finetune_lr))
-    step = 0
-    record(0)
-    for phase, count, params, lr in phases:
-        for p in params:
-            p.requires_grad_(True)
-        if phase == "decoder":
-            w.requires_grad_(False)
-        optimiser = torch.optim.Adam(params, lr=lr)
-        for _ in range(count):
-            value = optimise(optimiser, objective())
-            step += 1
-            history["step"].append(step)
-            history["loss"].append(value)
-            history["phase"].append(phase)
-            bar.update(1)
-            if step % config.record_every == 0:
-                record(step)
-        for p in params:
-            p.requires_grad_(False)
-    if not history["record_step"] or history["record_step"][-1] != step:
-        record(step)
+        decoder = G.autoencoder
+        params = list(decoder.decoder.parameters()) + list(decoder.from_latent.parameters())
+        _phase(run, "decoder", params, config.finetune_steps, config.finetune_lr, bar)
+    if not run.history["record_step"] or run.history["record_step"][-1] != run.step:
+        run.record()
     bar.close()
-    with torch.no_grad():
-        low = G.low_resolution(w)
-        image = render(G.funknn, low, problem.size, chunk=1 << 16)
-    return {"image": image, "low": low, "noise": w.detach(), "history": history}
+    image, low = run.image()
+    return {"image": image, "low": low, "noise": w.detach(), "history": run.history}
 
 
 # ----------------------------------------------------------------------------- baselines
@@ -270,7 +311,7 @@ def poisson_tv(gradients: torch.Tensor, mask: torch.Tensor | None, size: int | t
     Returns:
         (B, C, H, W).
     """
-    H, W = (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    H, W = as_size(size)
     B, N, C, _ = gradients.shape
     if N != H * W:
         raise ValueError(f"gradients has {N} locations, the grid {H}×{W} has {H * W}")

@@ -11,25 +11,16 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .derivatives import derivatives
-from .sampling import grid_coords
+from .sampling import as_size, grid_coords
 
 # ----------------------------------------------------------------------------- derivatives
 
 
-def gradient_operator(model, image: torch.Tensor, coords: torch.Tensor, *, chunk: int = 4096,
-                      create_graph: bool = False) -> torch.Tensor:
-    """The derivative operator of eq. 3: the gradient (B, N, C, 2) of the continuous image
-    ``model(·, image)`` at ``coords`` (B, N, 2) (x along the width, y along the height).
-
-    With ``create_graph=True`` the result is differentiable in the image (and so in a latent
-    code that produced it) and in the model's weights."""
-    return derivatives(model, image, coords, order=1, chunk=chunk, create_graph=create_graph)[1]
-
-
 def grid_locations(size: int | Sequence[int], batch: int) -> torch.Tensor:
-    """Pixel-centre coordinates of an H×W grid, (B, H·W, 2): the dense measurement locations."""
-    H, W = (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    """Pixel-centre coordinates of an H×W grid, (B, H·W, 2): the dense measurement locations.
+
+    The derivative operator of eq. 3 itself is :func:`funknn.derivatives.gradient`."""
+    H, W = as_size(size)
     return grid_coords(H, W).unsqueeze(0).expand(batch, -1, -1).contiguous()
 
 
@@ -98,7 +89,7 @@ class LimitedViewCT:
         from odl.applications import tomo
         from odl.contrib.torch import OperatorModule
 
-        H, W = (int(image_size), int(image_size)) if isinstance(image_size, int) else map(int, image_size)
+        H, W = as_size(image_size, "image_size")
         if min(H, W) < 2:
             raise ValueError(f"image_size must be at least 2 pixels, got {image_size}")
         if int(num_angles) < 1:
@@ -140,25 +131,26 @@ class LimitedViewCT:
     def data_shape(self) -> tuple[int, int]:
         return (self.num_angles, self.detector_pixels)
 
-    def _check(self, x: torch.Tensor, shape: tuple[int, int], name: str) -> None:
+    def check(self, x: torch.Tensor, shape: tuple[int, int], name: str) -> None:
+        """Raise ``ValueError`` unless ``x`` is (B, 1, *shape) (``image_size`` or ``data_shape``)."""
         if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 1 or tuple(x.shape[-2:]) != shape:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"{name} must have shape (B, 1, {shape[0]}, {shape[1]}), got {got}")
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
         """Projections (B, 1, angles, detectors) of images (B, 1, H, W)."""
-        self._check(x, self.image_size, "x")
+        self.check(x, self.image_size, "x")
         # OperatorModule's backward already returns the plain-dot-product adjoint (tested)
         return self._A(x.float()).to(x.dtype)
 
     def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """Back-projection (B, 1, H, W): the adjoint of ``A`` for the plain dot product."""
-        self._check(y, self.data_shape, "y")
+        self.check(y, self.data_shape, "y")
         return (self.weight_ratio * self._AT(y.float())).to(y.dtype)
 
     def fbp(self, y: torch.Tensor) -> torch.Tensor:
         """Filtered back-projection (B, 1, H, W) of projections (B, 1, angles, detectors)."""
-        self._check(y, self.data_shape, "y")
+        self.check(y, self.data_shape, "y")
         return self._fbp(y.float()).to(y.dtype)
 
     def measure(self, x: torch.Tensor, snr_db: float = 30.0, generator: torch.Generator | None = None

@@ -25,9 +25,16 @@ PRETRAINED: dict[str, str] = {
 
 
 def checkpoint_dir() -> Path:
-    """``$FUNKNN_CHECKPOINTS`` if set, else ``data/checkpoints`` of the source tree."""
+    """Where the shipped checkpoints are: ``$FUNKNN_CHECKPOINTS`` if set; else the package's own
+    ``funknn/weights/`` (an installed wheel carries them there); else ``data/checkpoints`` of the
+    source tree (a clone, or an editable install)."""
     env = os.environ.get("FUNKNN_CHECKPOINTS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "data" / "checkpoints"
+    if env:
+        return Path(env)
+    packaged = Path(__file__).resolve().parent / "weights"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[1] / "data" / "checkpoints"
 
 
 def available_pretrained() -> dict[str, str]:
@@ -48,6 +55,6 @@ def pretrained_path(name: str) -> Path:
 
 def pretrained(name: str, device: torch.device | str | None = None) -> nn.Module:
     """Load a shipped checkpoint by name (see :func:`available_pretrained`)."""
-    from .training import load
+    from .checkpoints import load
 
     return load(pretrained_path(name), device=device)

@@ -26,13 +26,47 @@ derivatives of smooth images need. For natural photos reflection is the safer ch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 KERNELS = ("bilinear", "bicubic", "cubic_conv")
 BOUNDARIES = ("reflection", "extrapolate")
 #: pixels added on each side by ``boundary="extrapolate"``; taps further out repeat the last one
 EXTRAPOLATE_PAD = 8
+
+
+def as_size(size: int | Sequence[int], name: str = "size") -> tuple[int, int]:
+    """A size given as one side or as (H, W), as a pair of positive ints (H, W).
+
+    Example:
+        >>> as_size(4), as_size((3, 5))
+        ((4, 4), (3, 5))
+    """
+    if isinstance(size, (int, np.integer)):
+        hw: tuple[int, ...] = (int(size), int(size))
+    elif isinstance(size, Sequence) and not isinstance(size, str):
+        hw = tuple(int(s) for s in size)
+    else:
+        raise ValueError(f"{name} must be a positive int or (H, W), got {size!r}")
+    if len(hw) != 2 or min(hw) < 1:
+        raise ValueError(f"{name} must be a positive int or (H, W), got {size!r}")
+    return hw[0], hw[1]
+
+
+def check_kernel(kernel: str, boundary: str = "reflection") -> None:
+    """Raise ``ValueError`` unless ``kernel`` is one of :data:`KERNELS` and ``boundary`` one of
+    :data:`BOUNDARIES` that the kernel supports (``"extrapolate"``: ``cubic_conv`` only)."""
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
+    if boundary not in BOUNDARIES:
+        raise ValueError(f"unknown boundary {boundary!r}; expected one of {BOUNDARIES}")
+    if boundary != "reflection" and kernel != "cubic_conv":
+        raise ValueError(f"boundary={boundary!r} is implemented for kernel='cubic_conv' only, "
+                         f"not {kernel!r}")
 
 
 def check_image(image: torch.Tensor, name: str = "image") -> None:
@@ -224,16 +258,10 @@ def sample(image: torch.Tensor, coords: torch.Tensor, kernel: str = "bicubic", *
 
     Example:
         >>> img = torch.arange(6.).reshape(1, 1, 2, 3)
-        >>> sample(img, grid_coords(2, 3)[None], "cubic_conv").flatten()
+        >>> sample(img, grid_coords(2, 3)[None], "cubic_conv").flatten().round(decimals=4)
         tensor([0., 1., 2., 3., 4., 5.])
     """
-    if kernel not in KERNELS:
-        raise ValueError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
-    if boundary not in BOUNDARIES:
-        raise ValueError(f"unknown boundary {boundary!r}; expected one of {BOUNDARIES}")
-    if boundary != "reflection" and kernel != "cubic_conv":
-        raise ValueError(f"boundary={boundary!r} is implemented for kernel='cubic_conv' only, "
-                         f"not {kernel!r}")
+    check_kernel(kernel, boundary)
     if validate:
         check_image(image)
         check_coords(coords, batch=image.shape[0], allow_outside=allow_outside)
@@ -245,3 +273,32 @@ def sample(image: torch.Tensor, coords: torch.Tensor, kernel: str = "bicubic", *
     out = F.grid_sample(image, coords.unsqueeze(1), mode=kernel, padding_mode="reflection",
                         align_corners=False)           # (B, C, 1, N)
     return out[:, :, 0].transpose(1, 2)
+
+
+class Interpolator(nn.Module):
+    """Plain interpolation of the low-resolution image (no learning): :func:`sample` as a
+    coordinate model, ``model(coords, image)``, like FunkNN.
+
+    Args:
+        kernel: ``"bilinear"``, ``"bicubic"`` or ``"cubic_conv"``.
+        boundary: ``"reflection"`` or ``"extrapolate"`` (``cubic_conv`` only), see :func:`sample`.
+        pure: bilinear/bicubic in plain PyTorch (twice differentiable; same values).
+
+    Shapes:
+        coords (B, N, 2), image (B, C, H, W) → (B, N, C).
+
+    Example:
+        >>> Interpolator("cubic_conv")(grid_coords(2, 3)[None], torch.arange(6.).reshape(1, 1, 2, 3)).shape
+        torch.Size([1, 6, 1])
+    """
+
+    def __init__(self, kernel: str = "bicubic", boundary: str = "reflection", pure: bool = False) -> None:
+        super().__init__()
+        check_kernel(kernel, boundary)
+        self.kernel, self.boundary, self.pure = kernel, boundary, bool(pure)
+        self.config = dict(kernel=kernel, boundary=boundary, pure=bool(pure))
+
+    def forward(self, coords: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        check_image(image)
+        check_coords(coords, batch=image.shape[0])
+        return sample(image, coords, self.kernel, validate=False, boundary=self.boundary, pure=self.pure)

@@ -1,31 +1,48 @@
-"""Training FunkNN (strategies *single*, *continuous*, *factor* of Section 3.1.1), evaluation,
-and checkpoints (atomic writes, resumable)."""
+"""Training FunkNN and the baselines (strategies *single*, *continuous*, *factor* of Section
+3.1.1): the step's data (low-resolution input, target, random pixels) and the resumable Adam
+loop that every trainer of the package shares (checkpoints: :mod:`funknn.checkpoints`)."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import platform
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import __version__
+from .checkpoints import hardware, model_record, read, stored_config, write_atomic
 from .data import ImageCollection, resize
-from .metrics import psnr, si_snr, snr
-from .rendering import query, render, supports_size
+from .models.protocols import Configured, FixedScaleModel, SuperResolver
+from .rendering import query
 from .sampling import grid_coords
 
 MODES = ("single", "continuous", "factor")
 LOSSES = ("l1", "l2", "log_l2")
-FORMAT = "funknn-checkpoint-v1"
+
+
+@runtime_checkable
+class FunctionSource(Protocol):
+    """Training data given as functions with exact targets at any coordinates (e.g.
+    :class:`~funknn.data.RandomBumps`) instead of an image collection: ``training_batch`` returns
+    ``{"low" (B, C, d, d), "coords" (B, P, 2), "values" (B, P, C)}`` and, where known,
+    ``"gradient"`` (B, P, C, 2) and ``"laplacian"`` (B, P, C)."""
+
+    def training_batch(self, batch: int, low_size: int, pixels: int,
+                       generator: torch.Generator | None = None) -> dict[str, torch.Tensor]: ...
+
+
+class StepConfig(Protocol):
+    """What :func:`run_adam` reads of a training configuration (a dataclass)."""
+
+    steps: int
+    lr: float
+    seed: int
+    checkpoint_every: int
 
 
 @dataclass
@@ -133,110 +150,10 @@ def pixel_batch(target: torch.Tensor, pixels: int, generator: torch.Generator | 
     return coords, values.transpose(1, 2)
 
 
-# ----------------------------------------------------------------------------- checkpoints
-
-def _atomic_save(obj: dict, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _model_record(model: nn.Module) -> dict:
-    from .models import MODEL_REGISTRY
-
-    name = type(model).__name__
-    if name not in MODEL_REGISTRY or not hasattr(model, "config"):
-        raise TypeError(f"cannot save a {name}: only {sorted(MODEL_REGISTRY)} can be rebuilt from a file")
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"model_class": name, "model_config": dict(model.config), "state_dict": state}
-
-
-def hardware() -> str:
-    """One line naming the machine (GPU name when CUDA is used, else the CPU)."""
-    if torch.cuda.is_available():
-        return f"cuda: {torch.cuda.get_device_name(0)}"
-    return f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-
-
-def save(model: nn.Module, path: str | Path, **meta: Any) -> None:
-    """Write a model to ``path`` atomically: class, constructor arguments, weights, package
-    version and free-form metadata (training command, data, steps, wall time, hardware)."""
-    record = {"format": FORMAT, "version": __version__, **_model_record(model), "meta": dict(meta)}
-    _atomic_save(record, path)
-
-
-def read_checkpoint(path: str | Path) -> dict:
-    """Read a checkpoint file as a dict; clear errors for missing or corrupt files."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        record = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"checkpoint {str(path)!r} is unreadable or corrupt: {err}") from err
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ValueError(f"{str(path)!r} is not a funknn checkpoint (expected format {FORMAT})")
-    return record
-
-
-def release(src: str | Path, dst: str | Path | None = None) -> Path:
-    """Write a training checkpoint without its optimiser and random-generator state.
-
-    What remains is the model, its metadata (command, steps, wall time …) and the loss history:
-    everything :func:`load` needs, at a third of the size for Adam (the shipped baselines are
-    stored this way). Such a file cannot be resumed; retrain with its command instead.
-
-    Args:
-        src: a checkpoint written by :func:`train`.
-        dst: output file (default: overwrite ``src``, atomically).
-    """
-    record = read_checkpoint(src)
-    kept = {k: v for k, v in record.items() if k not in ("optimizer", "generator")}
-    kept["meta"] = {**kept.get("meta", {}), "released": "optimiser and generator state removed"}
-    out = Path(dst) if dst is not None else Path(src)
-    _atomic_save(kept, out)
-    return out
-
-
-def load(path: str | Path, device: torch.device | str | None = None) -> nn.Module:
-    """Rebuild a model from a checkpoint written by :func:`save` or :func:`train`.
-
-    Returns:
-        The model in eval mode, with the file's metadata as ``model.meta`` and the training
-        step (if any) as ``model.meta["step"]``.
-    """
-    from .models import MODEL_REGISTRY
-
-    record = read_checkpoint(path)
-    cls = MODEL_REGISTRY.get(record.get("model_class", ""))
-    if cls is None:
-        raise ValueError(f"checkpoint {str(path)!r} holds an unknown model class "
-                         f"{record.get('model_class')!r}")
-    model = cls(**record["model_config"])
-    try:
-        model.load_state_dict(record["state_dict"])
-    except RuntimeError as err:
-        raise ValueError(f"checkpoint {str(path)!r} does not match its model: {err}") from err
-    model.meta = dict(record.get("meta", {}))
-    if "step" in record:
-        model.meta["step"] = record["step"]
-    return model.to(device).eval() if device is not None else model.eval()
-
-
 # ----------------------------------------------------------------------------- training
 
-def _loss(kind: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def loss_value(kind: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The training loss ``kind`` (one of :data:`LOSSES`) between a prediction and its target."""
     if kind == "l1":
         return F.l1_loss(pred, target)
     if kind == "log_l2":  # log of the MSE: a sum of these is a sum of SNRs in dB (up to sign and scale)
@@ -244,44 +161,49 @@ def _loss(kind: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(pred, target)
 
 
-def _step_loss(model: nn.Module, data: Any, config: TrainConfig, generator: torch.Generator,
-               device: torch.device) -> torch.Tensor:
-    """Loss of one step on an image collection (crops) or a function source (exact targets)."""
-    if hasattr(data, "training_batch"):
-        d = draw_low_size(config.mode, config.size, generator)
-        batch = {k: v.to(device) for k, v in
-                 data.training_batch(config.batch_images, d, config.batch_pixels, generator).items()}
-        if config.gradient_weight > 0 or config.laplacian_weight > 0:
-            from .derivatives import derivatives
+def function_loss(model: nn.Module, data: FunctionSource, config: TrainConfig, generator: torch.Generator,
+                  device: torch.device) -> torch.Tensor:
+    """Loss of one step on a function source (exact values and, optionally, derivatives)."""
+    d = draw_low_size(config.mode, config.size, generator)
+    batch = {k: v.to(device) for k, v in
+             data.training_batch(config.batch_images, d, config.batch_pixels, generator).items()}
+    if config.gradient_weight == 0 and config.laplacian_weight == 0:
+        return loss_value(config.loss, model(batch["coords"], batch["low"]), batch["values"])
+    from .derivatives import derivatives
 
-            order = 2 if config.laplacian_weight > 0 else 1
-            pred, grad, lap = derivatives(model, batch["low"], batch["coords"], order=order,
-                                          chunk=batch["coords"].shape[1], create_graph=True)
-            loss = _loss(config.loss, pred, batch["values"])
-            if config.gradient_weight > 0:
-                loss = loss + config.gradient_weight * _loss(config.loss, grad, batch["gradient"])
-            if config.laplacian_weight > 0:
-                if "laplacian" not in batch:
-                    raise ValueError("laplacian_weight > 0 needs a data source with exact Laplacians")
-                loss = loss + config.laplacian_weight * _loss(config.loss, lap, batch["laplacian"])
-            return loss
-        return _loss(config.loss, model(batch["coords"], batch["low"]), batch["values"])
+    if config.laplacian_weight > 0 and "laplacian" not in batch:
+        raise ValueError("laplacian_weight > 0 needs a data source with exact Laplacians")
+    order = 2 if config.laplacian_weight > 0 else 1
+    pred, grad, lap = derivatives(model, batch["low"], batch["coords"], order=order,
+                                  chunk=batch["coords"].shape[1], create_graph=True)
+    loss = loss_value(config.loss, pred, batch["values"])
+    if config.gradient_weight > 0:
+        loss = loss + config.gradient_weight * loss_value(config.loss, grad, batch["gradient"])
+    if config.laplacian_weight > 0 and lap is not None:
+        loss = loss + config.laplacian_weight * loss_value(config.loss, lap, batch["laplacian"])
+    return loss
+
+
+def image_loss(model: SuperResolver, data: ImageCollection, config: TrainConfig, generator: torch.Generator,
+               device: torch.device) -> torch.Tensor:
+    """Loss of one step on an image collection: random crops, their low-resolution versions and
+    random target pixels (whole targets for a fixed-scale model)."""
     if config.gradient_weight > 0 or config.laplacian_weight > 0:
         raise ValueError("gradient_weight / laplacian_weight > 0 need a data source with exact "
                          "derivatives (e.g. funknn.data.RandomBumps), not an image collection")
     high = data.random_crops(config.batch_images, config.size, generator).to(device)
     low, target = make_pair(high, config.mode, generator)
-    scale = getattr(model, "fixed_scale", None)
-    if scale is not None:  # a U-Net: whole images at its one factor
+    if isinstance(model, FixedScaleModel):  # a U-Net: whole images at its one factor
+        scale = model.fixed_scale
         if config.mode != "single" or scale != 2 or config.size % 2:
             raise ValueError(f"a fixed-scale model (×{scale}) trains in mode 'single' (×2) with an even "
                              f"size, not mode {config.mode!r}, size {config.size}")
-        return _loss(config.loss, model(low), target)
+        return loss_value(config.loss, model(low), target)
     coords, values = pixel_batch(target, config.batch_pixels, generator)
-    return _loss(config.loss, query(model, coords, low, target.shape[-2:]), values)
+    return loss_value(config.loss, query(model, coords, low, target.shape[-2:]), values)
 
 
-def train(model: nn.Module, data: ImageCollection | Any, config: TrainConfig, *,
+def train(model: nn.Module, data: ImageCollection | FunctionSource, config: TrainConfig, *,
           checkpoint: str | Path | None = None, resume: bool = True, progress: bool = True,
           meta: dict | None = None, callback: Callable[[int, float], None] | None = None) -> dict:
     """Train a model on random pixel batches over random image batches.
@@ -307,7 +229,18 @@ def train(model: nn.Module, data: ImageCollection | Any, config: TrainConfig, *,
         History ``{"step": [...], "loss": [...], "seconds": float}``.
     """
     device = next(model.parameters()).device
-    return run_adam(model, config, lambda generator: _step_loss(model, data, config, generator, device),
+    if isinstance(data, FunctionSource):
+        source = data
+
+        def step_loss(generator: torch.Generator) -> torch.Tensor:
+            return function_loss(model, source, config, generator, device)
+    else:
+        images = data
+
+        def step_loss(generator: torch.Generator) -> torch.Tensor:
+            return image_loss(model, images, config, generator, device)
+
+    return run_adam(model, config, step_loss,
                     checkpoint=checkpoint, resume=resume, progress=progress, meta=meta,
                     desc=f"train {config.mode}", callback=callback)
 
@@ -320,7 +253,25 @@ def optimise(optimiser: torch.optim.Optimizer, loss: torch.Tensor) -> float:
     return float(loss.detach())
 
 
-def run_adam(model: nn.Module, config: Any, step_loss: Callable[[torch.Generator], torch.Tensor], *,
+def _resume(record: dict, checkpoint: str | Path, model: nn.Module, config: StepConfig) -> None:
+    """Raise ``ValueError`` unless ``record`` continues this run: the same model (complete
+    configs), the same settings (``steps`` may change) and optimiser state present."""
+    mine_model = model.config if isinstance(model, Configured) else None
+    if stored_config(record) != mine_model:
+        raise ValueError(f"cannot resume from {str(checkpoint)!r}: it holds a model with config "
+                         f"{stored_config(record)}, not {mine_model}")
+    mine = dataclasses.asdict(config)  # type: ignore[call-overload]
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}  # type: ignore[arg-type]
+    saved = {**defaults, **record.get("train_config", {})}
+    differ = [k for k in mine if k != "steps" and saved.get(k) != mine[k]]
+    if differ:
+        raise ValueError(f"cannot resume from {str(checkpoint)!r}: training settings {differ} differ")
+    if "optimizer" not in record:
+        raise ValueError(f"cannot resume from {str(checkpoint)!r}: it holds weights only (written by "
+                         "funknn.checkpoints.release); train from scratch with resume=False / --restart")
+
+
+def run_adam(model: nn.Module, config: StepConfig, step_loss: Callable[[torch.Generator], torch.Tensor], *,
              checkpoint: str | Path | None = None, resume: bool = True, progress: bool = True,
              meta: dict | None = None, desc: str = "train",
              callback: Callable[[int, float], None] | None = None,
@@ -343,37 +294,25 @@ def run_adam(model: nn.Module, config: Any, step_loss: Callable[[torch.Generator
     history: dict = {"step": [], "loss": [], "seconds": 0.0}
     step = 0
     if checkpoint is not None and resume and Path(checkpoint).is_file():
-        record = read_checkpoint(checkpoint)
-        if record.get("model_config") != getattr(model, "config", None):
-            raise ValueError(f"cannot resume from {str(checkpoint)!r}: it holds a model with config "
-                             f"{record.get('model_config')}, not {getattr(model, 'config', None)}")
-        saved = dict(record.get("train_config", {}))
-        mine = dataclasses.asdict(config)
-        defaults = {f.name: f.default for f in dataclasses.fields(type(config))}
-        differ = [k for k in mine if k != "steps" and saved.get(k, defaults[k]) != mine[k]]
-        if differ:
-            raise ValueError(f"cannot resume from {str(checkpoint)!r}: training settings {differ} differ")
-        if "optimizer" not in record:
-            raise ValueError(f"cannot resume from {str(checkpoint)!r}: it holds weights only (written by "
-                             "funknn.training.release); train from scratch with resume=False / --restart")
+        record = read(checkpoint)
+        _resume(record, checkpoint, model, config)
         model.load_state_dict(record["state_dict"])
         optimiser.load_state_dict(record["optimizer"])
         generator.set_state(record["generator"])
         history = record["history"]
         step = int(record["step"])
         state.update({k: record[k] for k in state if k in record})
+    settings = dataclasses.asdict(config)  # type: ignore[call-overload]
 
     def write() -> None:
         if checkpoint is None:
             return
-        record = {"format": FORMAT, "version": __version__, **_model_record(model),
-                  "optimizer": optimiser.state_dict(), "step": step, **state,
-                  "generator": generator.get_state(), "train_config": dataclasses.asdict(config),
-                  "history": history,
-                  "meta": {**(meta or {}), "steps": step, "train_config": dataclasses.asdict(config),
+        record = {**model_record(model), "optimizer": optimiser.state_dict(), "step": step, **state,
+                  "generator": generator.get_state(), "train_config": settings, "history": history,
+                  "meta": {**(meta or {}), "steps": step, "train_config": settings,
                            "wall_seconds": round(history["seconds"], 1), "hardware": hardware(),
                            "torch": str(torch.__version__)}}
-        _atomic_save(record, checkpoint)
+        write_atomic(record, checkpoint)
 
     model.train()
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc=desc)
@@ -394,51 +333,3 @@ def run_adam(model: nn.Module, config: Any, step_loss: Callable[[torch.Generator
     bar.close()
     model.eval()
     return history
-
-
-# ----------------------------------------------------------------------------- evaluation
-
-def super_resolve(model: nn.Module, low: torch.Tensor, size: int | Sequence[int],
-                  hierarchical: bool = False, chunk: int = 1024) -> torch.Tensor:
-    """Render ``low`` (B, C, d, d) at ``size`` with a model, in eval mode, without gradients."""
-    was_training = model.training
-    model.eval()
-    try:
-        return render(model, low, size, chunk=chunk, hierarchical=hierarchical)
-    finally:
-        model.train(was_training)
-
-
-def evaluate(model: nn.Module, high: torch.Tensor, low_size: int, scales: Sequence[int] = (2, 4),
-             hierarchical: bool = False, batch: int = 8, chunk: int = 1024
-             ) -> dict[int, dict[str, torch.Tensor]]:
-    """Super-resolution quality on held-out images.
-
-    The input is ``high`` resized (antialiased) to ``low_size``; for each scale s the output of
-    side s·low_size is compared with ``high`` resized to that side.
-
-    Args:
-        model: a continuous model (FunkNN or an :class:`~funknn.models.baselines.Interpolator`).
-        high: (T, C, H, W) ground-truth images.
-        low_size: side of the low-resolution input.
-        scales: super-resolution factors.
-        hierarchical: render by repeated ×2 (factor-trained models).
-
-    Returns:
-        ``{scale: {"snr": (T,), "si_snr": (T,), "psnr": (T,), "seconds": float}}`` (seconds for
-        all T images); a fixed-scale model (U-Net) has entries only for its own scale.
-    """
-    low = resize(high, low_size)
-    results: dict[int, dict[str, torch.Tensor]] = {}
-    for s in scales:
-        if not supports_size(model, (low_size, low_size), (s * low_size, s * low_size)):
-            continue
-        target = resize(high, s * low_size)
-        start = time.perf_counter()
-        outs = [super_resolve(model, low[i:i + batch], s * low_size, hierarchical, chunk)
-                for i in range(0, len(low), batch)]
-        seconds = time.perf_counter() - start
-        out = torch.cat(outs).to(target.device)
-        results[s] = {"snr": snr(out, target), "si_snr": si_snr(out, target),
-                      "psnr": psnr(out, target), "seconds": seconds}
-    return results

@@ -35,17 +35,65 @@ def test_train_evaluate_render(tmp_path, capsys):
     assert Image.open(out).size == (10, 12)
 
 
-def test_cli_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        main(["evaluate", "--checkpoint", str(tmp_path / "none.pt")])
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "none.pt")]) == 2
+    assert "does not exist" in _error_line(capsys)
     funknn.save(funknn.FunkNN(3, network="mlp"), tmp_path / "m.pt")
-    with pytest.raises(FileNotFoundError, match="input image"):
-        main(["render", "--checkpoint", str(tmp_path / "m.pt"), "--input", str(tmp_path / "x.png"),
-              "--output", str(tmp_path / "y.png"), "--size", "4", "4"])
-    with pytest.raises(FileNotFoundError, match="data/README.md"):
-        main(["train", "--data", str(tmp_path / "celeba"), "--out", str(tmp_path / "c.pt")])
-    with pytest.raises(SystemExit):
+    assert main(["render", "--checkpoint", str(tmp_path / "m.pt"), "--input", str(tmp_path / "x.png"),
+                 "--output", str(tmp_path / "y.png"), "--size", "4", "4"]) == 2
+    assert "input image" in _error_line(capsys)
+    assert main(["train", "--data", str(tmp_path / "celeba"), "--out", str(tmp_path / "c.pt")]) == 2
+    assert "data/README.md" in _error_line(capsys)
+    (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
+    assert main(["release", str(tmp_path / "corrupt.pt")]) == 2
+    assert "corrupt" in _error_line(capsys)
+    assert main(["train", "--steps", "0", "--out", str(tmp_path / "z.pt")]) == 2
+    assert "steps must be positive" in _error_line(capsys)
+    with pytest.raises(SystemExit) as exit_info:           # argparse's own errors: status 2 too
         main(["train", "--mode", "magic", "--out", "x.pt"])
+    assert exit_info.value.code == 2
+
+
+def test_cli_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        main(["--debug", "evaluate", "--checkpoint", str(tmp_path / "none.pt")])
+
+
+def test_cli_defaults_are_the_librarys():
+    from funknn.__main__ import build_parser
+    from funknn.generative import FitConfig, FlowConfig
+    from funknn.models import Autoencoder, FunkNN, RealNVP, UNet
+    from funknn.training import TrainConfig
+
+    parser = build_parser()
+    train = vars(parser.parse_args(["train", "--out", "x"]))
+    config, model = TrainConfig(), FunkNN()
+    for field in ("mode", "size", "steps", "batch_images", "batch_pixels", "lr", "loss", "seed",
+                  "checkpoint_every", "gradient_weight", "laplacian_weight"):
+        assert train[field] == getattr(config, field), field
+    for field in ("network", "kernel", "patch_size", "activation", "boundary", "output_init"):
+        assert train[field] == model.config[field], field
+    assert train["channels"] == model.config["in_channels"]
+    unet = UNet()
+    assert (train["unet_width"], train["unet_depth"]) == (unet.config["width"], unet.config["depth"])
+    ae_args = vars(parser.parse_args(["train-autoencoder", "--out", "x"]))
+    ae, fit = Autoencoder(), FitConfig()
+    assert (ae_args["size"], ae_args["latent_dim"], ae_args["width"], ae_args["max_width"],
+            ae_args["bottleneck"], ae_args["spatial"]) == tuple(
+        ae.config[k] for k in ("image_size", "latent_dim", "width", "max_width", "bottleneck", "spatial"))
+    for field in ("steps", "batch", "lr", "seed", "checkpoint_every", "perceptual", "perceptual_weight"):
+        assert ae_args[field] == getattr(fit, field), field
+    flow_args = vars(parser.parse_args(["train-flow", "--autoencoder", "a", "--out", "x"]))
+    flow, flow_fit = RealNVP(4), FlowConfig()
+    assert (flow_args["blocks"], flow_args["hidden"]) == (flow.config["blocks"], flow.config["hidden"])
+    for field in ("steps", "batch", "lr", "seed", "checkpoint_every"):
+        assert flow_args[field] == getattr(flow_fit, field), field
 
 
 def test_train_autoencoder_and_flow(tmp_path, capsys):

@@ -3,8 +3,7 @@ import torch
 
 from funknn import FunkNN
 from funknn.derivatives import derivatives, gradient, laplacian
-from funknn.models.baselines import Interpolator
-from funknn.sampling import grid_coords
+from funknn.sampling import Interpolator, grid_coords
 
 D = torch.float64
 
@@ -82,7 +81,7 @@ def test_gradient_and_laplacian_helpers_and_errors():
 def test_derivative_snr_and_render_derivatives():
     from funknn.data import GaussianBumps
     from funknn.derivatives import derivative_snr, render_derivatives
-    from funknn.models.baselines import Interpolator
+    from funknn.sampling import Interpolator
 
     bumps = GaussianBumps.random(2, torch.Generator().manual_seed(0))
     ext = derivative_snr(Interpolator("cubic_conv", boundary="extrapolate"), bumps, 32, 64)

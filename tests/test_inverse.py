@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from funknn.derivatives import gradient
 from funknn.generative import ContinuousGenerator
 from funknn.inverse import (
     CTProblem,
@@ -14,7 +15,7 @@ from funknn.inverse import (
 )
 from funknn.metrics import si_snr, snr
 from funknn.models import Autoencoder, FunkNN, RealNVP
-from funknn.physics import LimitedViewCT, gradient_operator, grid_locations
+from funknn.physics import LimitedViewCT, grid_locations
 
 
 def _generator():
@@ -41,7 +42,7 @@ def test_solver_recovers_a_generated_image_from_its_derivatives():
     coords = grid_locations(24, 1)
     with torch.no_grad():
         truth = G.render(target_w, 24)
-    grads = gradient_operator(G.funknn, G.low_resolution(target_w), coords)
+    grads = gradient(G.funknn, G.low_resolution(target_w), coords)
     problem = DerivativeProblem(coords, grads, 24, batch_points=256)
     before = [p.clone() for p in G.parameters()]
     out = solve(G, problem, SolverConfig(steps=150, lr=5e-2, record_every=50, finetune_steps=10),
@@ -86,3 +87,17 @@ def test_poisson_integration_recovers_up_to_a_constant():
     assert si_snr(poisson_tv(g, mask, 16, tv_weight=1e-3, steps=800, lr=5e-2), image) > 10
     with pytest.raises(ValueError, match="locations"):
         poisson_tv(g[:, :100], None, 16)
+
+
+def test_solve_leaves_the_prior_untouched_weights_flags_and_grads():
+    G = _generator()
+    G.funknn.net.fc_in.weight.requires_grad_(False)    # a caller's own choice of frozen weights
+    flags = [p.requires_grad for p in G.parameters()]
+    before = [p.clone() for p in G.parameters()]
+    coords = grid_locations(12, 1)
+    with torch.no_grad():
+        grads = gradient(G.funknn, G.low_resolution(torch.randn(1, 8)), coords)
+    solve(G, DerivativeProblem(coords, grads, 12), SolverConfig(steps=3, finetune_steps=3), progress=False)
+    assert [p.requires_grad for p in G.parameters()] == flags
+    assert all(torch.equal(a, b) for a, b in zip(before, G.parameters()))
+    assert all(p.grad is None for p in G.parameters())

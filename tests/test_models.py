@@ -2,8 +2,7 @@ import pytest
 import torch
 
 from funknn import FunkNN, count_parameters, render
-from funknn.models.baselines import Interpolator
-from funknn.sampling import grid_coords
+from funknn.sampling import Interpolator, grid_coords
 
 
 @pytest.mark.parametrize("network", ["cnn", "mlp"])
@@ -108,7 +107,7 @@ def test_output_init_zero_is_exactly_the_kernel_and_boundary_is_kept():
     coords = torch.rand(2, 30, 2) * 2 - 1
     expected = sample(image, coords, "cubic_conv", boundary="extrapolate")
     assert torch.allclose(model(coords, image), expected, atol=1e-6)
-    assert "boundary" not in FunkNN(1).config and "output_init" not in FunkNN(1).config
+    assert FunkNN(1).config["boundary"] == "reflection" and FunkNN(1).config["output_init"] == 0.01
     with pytest.raises(ValueError, match="boundary"):
         FunkNN(1, kernel="bicubic", boundary="extrapolate")
     with pytest.raises(ValueError, match="output_init"):
@@ -150,8 +149,8 @@ def test_liif_is_continuous_and_uses_the_cell():
 
 
 def test_unet_maps_one_scale_only():
+    from funknn.evaluation import evaluate
     from funknn.models import UNet
-    from funknn.training import evaluate
 
     model = UNet(width=8, depth=3)
     image = torch.rand(2, 3, 8, 8)

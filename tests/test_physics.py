@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from funknn.physics import LimitedViewCT, gradient_operator, grid_locations, largest_gradients
+from funknn.derivatives import gradient
+from funknn.physics import LimitedViewCT, grid_locations, largest_gradients
 
 
 @pytest.fixture(scope="module")
@@ -71,19 +72,19 @@ def test_ct_noise_level_and_fbp_quality():
     assert snr(full.fbp(y), x).mean() > snr(limited.fbp(limited.A(x)), x).mean()
 
 
-def test_largest_gradients_and_gradient_operator():
+def test_largest_gradients_and_gradient():
     grad = torch.zeros(2, 10, 1, 2)
     grad[0, 3, 0, 0], grad[0, 7, 0, 1], grad[1, 1, 0, 0] = 5.0, -4.0, 1.0
     idx = largest_gradients(grad, fraction=0.2)
     assert idx.shape == (2, 2) and idx[0].tolist() == [3, 7] and idx[1, 0] == 1
     with pytest.raises(ValueError, match="fraction"):
         largest_gradients(grad, 0.0)
-    from funknn.models.baselines import Interpolator
+    from funknn.sampling import Interpolator
 
     coords = grid_locations(8, 2)
     assert coords.shape == (2, 64, 2)
     x, y = coords[0, :, 0], coords[0, :, 1]
     image = (0.5 * x + 0.25 * y).reshape(1, 1, 8, 8).expand(2, -1, -1, -1).contiguous()
-    g = gradient_operator(Interpolator("cubic_conv", boundary="extrapolate"), image, coords)
+    g = gradient(Interpolator("cubic_conv", boundary="extrapolate"), image, coords)
     assert torch.allclose(g[..., 0, 0], torch.full((2, 64), 0.5), atol=1e-5)
     assert torch.allclose(g[..., 0, 1], torch.full((2, 64), 0.25), atol=1e-5)

@@ -2,8 +2,10 @@ import pytest
 import torch
 
 import funknn
+from funknn.checkpoints import read
 from funknn.data import embedded_photos
-from funknn.training import TrainConfig, evaluate, make_pair, pixel_batch, read_checkpoint, train
+from funknn.evaluation import evaluate
+from funknn.training import TrainConfig, make_pair, pixel_batch, train
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def test_pixel_batch_values_match_coords():
 
 
 def test_training_lowers_the_loss(photos):
-    from funknn.training import _step_loss
+    from funknn.training import image_loss
 
     torch.manual_seed(0)
     model = funknn.FunkNN(3, network="mlp")
@@ -52,7 +54,7 @@ def test_training_lowers_the_loss(photos):
     def held_out_loss():  # the same fixed batches before and after training
         g = torch.Generator().manual_seed(1234)
         with torch.no_grad():
-            return sum(float(_step_loss(model, photos, config, g, torch.device("cpu"))) for _ in range(4))
+            return sum(float(image_loss(model, photos, config, g, torch.device("cpu"))) for _ in range(4))
 
     before = held_out_loss()
     train(model, photos, config, progress=False)
@@ -70,7 +72,7 @@ def test_checkpoint_round_trip_and_resume(tmp_path, photos):
     interrupted = funknn.FunkNN(3)
     interrupted.load_state_dict(init)
     train(interrupted, photos, small_config(steps=2), checkpoint=ckpt, progress=False)
-    assert read_checkpoint(ckpt)["step"] == 2
+    assert read(ckpt)["step"] == 2
     resumed = funknn.FunkNN(3)
     resumed.load_state_dict(init)
     hist = train(resumed, photos, small_config(steps=4), checkpoint=ckpt, progress=False)
@@ -134,7 +136,7 @@ def test_bad_config():
 
 
 def test_evaluate_interpolator():
-    from funknn.models.baselines import Interpolator
+    from funknn.sampling import Interpolator
 
     high = embedded_photos("test", short_side=64).tiles(32)
     res = evaluate(Interpolator("bicubic"), high, 8, scales=(2, 4))
@@ -235,7 +237,7 @@ def test_table1_checkpoints_ship_with_their_commands(name):
 
 
 def test_release_keeps_the_model_and_refuses_resume(tmp_path, photos):
-    from funknn.training import release
+    from funknn.checkpoints import release
 
     model = funknn.FunkNN(3, network="mlp")
     config = small_config(steps=2)
@@ -246,6 +248,6 @@ def test_release_keeps_the_model_and_refuses_resume(tmp_path, photos):
     for a, b in zip(loaded.parameters(), model.parameters()):
         assert torch.equal(a, b)
     assert loaded.meta["steps"] == 2 and "released" in loaded.meta
-    assert read_checkpoint(out)["history"]["loss"] == read_checkpoint(tmp_path / "full.pt")["history"]["loss"]
+    assert read(out)["history"]["loss"] == read(tmp_path / "full.pt")["history"]["loss"]
     with pytest.raises(ValueError, match="weights only"):
         train(funknn.FunkNN(3, network="mlp"), photos, small_config(steps=4), checkpoint=out, progress=False)

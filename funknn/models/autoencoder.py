@@ -9,20 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-class _ResBlock(nn.Module):
-    """Conv+ReLU, Conv, plus the block's input (a local skip connection), then ReLU unless
-    ``final_relu=False`` (the EDSR block of LIIF's encoder)."""
-
-    def __init__(self, channels: int, final_relu: bool = True) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.final_relu = final_relu
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = x + self.conv2(F.relu(self.conv1(x)))
-        return F.relu(y) if self.final_relu else y
+from .blocks import ResBlock
 
 
 class Autoencoder(nn.Module):
@@ -64,9 +51,8 @@ class Autoencoder(nn.Module):
         if spatial and latent_dim % (bottleneck * bottleneck):
             raise ValueError(f"a spatial code needs latent_dim divisible by bottleneck² = {bottleneck ** 2}")
         self.config = dict(in_channels=int(in_channels), image_size=int(image_size),
-                           latent_dim=int(latent_dim), width=int(width), max_width=int(max_width))
-        if bottleneck != 4 or spatial:  # defaults left out: older files still match
-            self.config.update(bottleneck=int(bottleneck), spatial=bool(spatial))
+                           latent_dim=int(latent_dim), width=int(width), max_width=int(max_width),
+                           bottleneck=int(bottleneck), spatial=bool(spatial))
         self.in_channels, self.image_size, self.latent_dim = in_channels, image_size, latent_dim
         self.bottleneck, self.spatial = bottleneck, spatial
         levels = (image_size // bottleneck).bit_length() - 1        # halvings down to the bottleneck
@@ -74,9 +60,9 @@ class Autoencoder(nn.Module):
         self.widths = widths
         enc: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 3, padding=1), nn.ReLU()]
         for k in range(levels):
-            enc += [_ResBlock(widths[k]), nn.Conv2d(widths[k], widths[k + 1], 4, stride=2, padding=1),
+            enc += [ResBlock(widths[k]), nn.Conv2d(widths[k], widths[k + 1], 4, stride=2, padding=1),
                     nn.ReLU()]
-        enc += [_ResBlock(widths[-1])]
+        enc += [ResBlock(widths[-1])]
         self.encoder = nn.Sequential(*enc)
         cells = bottleneck * bottleneck
         if spatial:   # the code is a small (latent_dim / cells)-channel map, flattened
@@ -85,20 +71,21 @@ class Autoencoder(nn.Module):
         else:
             self.to_latent = nn.Linear(widths[-1] * cells, latent_dim)
             self.from_latent = nn.Linear(latent_dim, widths[-1] * cells)
-        dec: list[nn.Module] = [_ResBlock(widths[-1])]
+        dec: list[nn.Module] = [ResBlock(widths[-1])]
         for k in reversed(range(levels)):
             dec += [nn.Upsample(scale_factor=2, mode="nearest"),
-                    nn.Conv2d(widths[k + 1], widths[k], 3, padding=1), nn.ReLU(), _ResBlock(widths[k])]
+                    nn.Conv2d(widths[k + 1], widths[k], 3, padding=1), nn.ReLU(), ResBlock(widths[k])]
         dec += [nn.Conv2d(widths[0], in_channels, 3, padding=1)]
         self.decoder = nn.Sequential(*dec)
 
-    def _check(self, images: torch.Tensor) -> None:
+    def check_images(self, images: torch.Tensor) -> None:
+        """Raise ``ValueError`` unless ``images`` is (B, C, S, S) for this autoencoder."""
         if images.dim() != 4 or images.shape[1:] != (self.in_channels, self.image_size, self.image_size):
             raise ValueError(f"images must have shape (B, {self.in_channels}, {self.image_size}, "
                              f"{self.image_size}), got {tuple(images.shape)}")
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
-        self._check(images)
+        self.check_images(images)
         h = self.encoder(images)
         return self.to_latent(h).flatten(1) if self.spatial else self.to_latent(h.flatten(1))
 
@@ -151,8 +138,12 @@ def laplacian_pyramid_loss(estimate: torch.Tensor, target: torch.Tensor, levels:
     needs pretrained weights; see :class:`VGGPerceptualLoss`)."""
     if estimate.shape != target.shape:
         raise ValueError(f"shapes differ: {tuple(estimate.shape)} vs {tuple(target.shape)}")
-    return sum(F.l1_loss(a, b) for a, b in zip(laplacian_pyramid(estimate, levels),
-                                                 laplacian_pyramid(target, levels)))
+    losses = [F.l1_loss(a, b) for a, b in zip(laplacian_pyramid(estimate, levels),
+                                              laplacian_pyramid(target, levels))]
+    total = losses[0]
+    for loss in losses[1:]:
+        total = total + loss
+    return total
 
 
 #: VGG-16 feature layers up to relu3_3 (channels; "M" = max-pool), torchvision's numbering
@@ -196,6 +187,8 @@ class VGGPerceptualLoss(nn.Module):
         except RuntimeError as err:
             raise ValueError(f"{str(path)!r} is not a torchvision vgg16 state dict: {err}") from err
         self.requires_grad_(False)
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 

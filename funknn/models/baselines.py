@@ -1,42 +1,17 @@
-"""Baselines: plain interpolation and LIIF (FunkNN's interface ``model(coords, image) -> values``),
-and a U-Net for one fixed scale."""
+"""Baselines of Tables 1 and 2: LIIF (a :class:`~funknn.models.protocols.CellModel`) and a U-Net
+for one fixed scale (a :class:`~funknn.models.protocols.FixedScaleModel`). Plain interpolation is
+:class:`funknn.sampling.Interpolator`."""
 
 from __future__ import annotations
+
+from typing import Any, cast
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..sampling import KERNELS, check_coords, check_image, sample
-from .autoencoder import _ResBlock
-
-
-class Interpolator(nn.Module):
-    """Plain interpolation of the low-resolution image (no learning).
-
-    Args:
-        kernel: ``"bilinear"``, ``"bicubic"`` or ``"cubic_conv"``.
-        boundary: ``"reflection"`` or ``"extrapolate"`` (``cubic_conv`` only), see
-            :func:`funknn.sample`.
-        pure: bilinear/bicubic in plain PyTorch (twice differentiable; same values).
-
-    Shapes:
-        coords (B, N, 2), image (B, C, H, W) → (B, N, C).
-    """
-
-    def __init__(self, kernel: str = "bicubic", boundary: str = "reflection", pure: bool = False) -> None:
-        super().__init__()
-        if kernel not in KERNELS:
-            raise ValueError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
-        sample(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 2), kernel, boundary=boundary)  # validates
-        self.kernel, self.boundary, self.pure = kernel, boundary, bool(pure)
-        self.config = dict(kernel=kernel, boundary=boundary, pure=bool(pure))
-
-    def forward(self, coords: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        check_image(image)
-        check_coords(coords, batch=image.shape[0])
-        return sample(image, coords, self.kernel, validate=False, boundary=self.boundary, pure=self.pure)
-
+from ..sampling import check_coords, check_image
+from .blocks import ResBlock
 
 # ----------------------------------------------------------------------------- LIIF
 
@@ -50,7 +25,7 @@ class EDSREncoder(nn.Module):
     def __init__(self, in_channels: int = 3, width: int = 64, blocks: int = 16) -> None:
         super().__init__()
         self.head = nn.Conv2d(in_channels, width, 3, padding=1)
-        self.body = nn.Sequential(*[_ResBlock(width, final_relu=False) for _ in range(blocks)],
+        self.body = nn.Sequential(*[ResBlock(width, final_relu=False) for _ in range(blocks)],
                                   nn.Conv2d(width, width, 3, padding=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -59,7 +34,7 @@ class EDSREncoder(nn.Module):
 
 
 #: LIIF sizes used in the paper's tables (trainable parameters for 3 channels in brackets)
-LIIF_PRESETS = {
+LIIF_PRESETS: dict[str, dict[str, Any]] = {
     "edsr": dict(width=64, blocks=16, hidden=(256, 256, 256, 256)),   # 1,567,299
     "140k": dict(width=32, blocks=4, hidden=(128, 128)),               # 138,531
 }
@@ -93,8 +68,6 @@ class LIIF(nn.Module):
         output grid; :func:`funknn.render` passes it). Without it, ×2 is assumed.
     """
 
-    needs_cell = True
-
     def __init__(self, in_channels: int = 3, width: int = 64, blocks: int = 16,
                  hidden: tuple[int, ...] | list[int] = (256, 256, 256, 256),
                  preset: str | None = None) -> None:
@@ -102,13 +75,14 @@ class LIIF(nn.Module):
         if preset is not None:
             if preset not in LIIF_PRESETS:
                 raise ValueError(f"unknown LIIF preset {preset!r}; expected one of {sorted(LIIF_PRESETS)}")
-            width, blocks, hidden = (LIIF_PRESETS[preset][k] for k in ("width", "blocks", "hidden"))
+            sizes = LIIF_PRESETS[preset]
+            width, blocks, hidden = int(sizes["width"]), int(sizes["blocks"]), tuple(sizes["hidden"])
         if in_channels < 1 or width < 1 or blocks < 0 or not hidden or min(hidden) < 1:
             raise ValueError(f"invalid LIIF sizes: in_channels={in_channels}, width={width}, "
                              f"blocks={blocks}, hidden={hidden}")
         self.in_channels = int(in_channels)
         self.config = dict(in_channels=int(in_channels), width=int(width), blocks=int(blocks),
-                           hidden=[int(h) for h in hidden])
+                           hidden=[int(h) for h in hidden], preset=None)   # the preset's sizes are kept
         self.encoder = EDSREncoder(in_channels, width, blocks)
         layers: list[nn.Module] = []
         n = 9 * width + 2 + 2                       # unfolded code, relative position, cell
@@ -209,7 +183,7 @@ class UNet(nn.Module):
         self.merge = nn.ModuleList(_double_conv(2 * widths[k], widths[k]) for k in range(depth - 1))
         self.out = nn.Conv2d(widths[0], in_channels, 1)
         nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        nn.init.zeros_(cast(torch.Tensor, self.out.bias))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         check_image(image)

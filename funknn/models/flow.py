@@ -9,6 +9,7 @@ the couplings' scale and shift networks are fully connected. Trained by maximum 
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -23,6 +24,7 @@ class ActNorm(nn.Module):
         super().__init__()
         self.loc = nn.Parameter(torch.zeros(dim))
         self.log_scale = nn.Parameter(torch.zeros(dim))
+        self.initialised: torch.Tensor
         self.register_buffer("initialised", torch.tensor(False))
 
     def normalise(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -49,6 +51,7 @@ class AffineCoupling(nn.Module):
     def __init__(self, mask: torch.Tensor, hidden: tuple[int, ...]) -> None:
         super().__init__()
         dim = mask.numel()
+        self.mask: torch.Tensor
         self.register_buffer("mask", mask.float())
         layers: list[nn.Module] = []
         width = dim
@@ -109,25 +112,26 @@ class RealNVP(nn.Module):
             layers += [ActNorm(dim), AffineCoupling(mask, hidden), AffineCoupling(1 - mask, hidden)]
         self.layers = nn.ModuleList(layers)
 
-    def _check(self, x: torch.Tensor, name: str) -> None:
+    def check_codes(self, x: torch.Tensor, name: str = "codes") -> None:
+        """Raise ``ValueError`` unless ``x`` is (B, dim)."""
         if x.dim() != 2 or x.shape[1] != self.dim:
             raise ValueError(f"{name} must have shape (B, {self.dim}), got {tuple(x.shape)}")
 
     def inverse(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes → noise and the log-determinant of that map, per code."""
-        self._check(codes, "codes")
+        self.check_codes(codes, "codes")
         x, log_det = codes, torch.zeros(codes.shape[0], dtype=codes.dtype, device=codes.device)
         for layer in self.layers:
-            x, ld = layer.normalise(x)
+            x, ld = cast(ActNorm | AffineCoupling, layer).normalise(x)
             log_det = log_det + ld
         return x, log_det
 
     def forward(self, noise: torch.Tensor) -> torch.Tensor:
         """Noise → codes (the generative direction)."""
-        self._check(noise, "noise")
+        self.check_codes(noise, "noise")
         x = noise
         for layer in reversed(self.layers):
-            x = layer.generate(x)
+            x = cast(ActNorm | AffineCoupling, layer).generate(x)
         return x
 
     def log_prob(self, codes: torch.Tensor) -> torch.Tensor:

@@ -3,11 +3,13 @@ patch of the low-resolution image around it (Appendix A.2 of the paper)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..sampling import BOUNDARIES, KERNELS, check_coords, check_image, sample
+from ..sampling import check_coords, check_image, check_kernel, sample
 
 NETWORKS = ("cnn", "mlp")
 ACTIVATIONS = ("relu", "sine")
@@ -64,7 +66,7 @@ class PatchCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # without autograd, ReLU and the skip additions run in place (a third faster on CPU)
         inplace = not torch.is_grad_enabled() and self.activation == "relu"
-        for g, group in enumerate(self.groups):
+        for g, group in enumerate(cast(list[nn.ModuleList], self.groups)):
             if g > 0:
                 x = F.max_pool2d(x, 2)
             for conv in group:
@@ -98,6 +100,21 @@ class PatchMLP(nn.Module):
         for layer in self.hidden:
             h = _activation(self.activation, layer(h)) + h
         return self.fc_out(h)
+
+
+def _check_arguments(in_channels: int, network: str, kernel: str, patch_size: int, activation: str,
+                     boundary: str, output_init: float) -> None:
+    if not output_init >= 0:
+        raise ValueError(f"output_init must be non-negative, got {output_init}")
+    check_kernel(kernel, boundary)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; expected one of {ACTIVATIONS}")
+    if network not in NETWORKS:
+        raise ValueError(f"unknown network {network!r}; expected one of {NETWORKS}")
+    if int(in_channels) < 1:
+        raise ValueError(f"in_channels must be positive, got {in_channels}")
+    if patch_size < 1 or patch_size % 2 == 0:
+        raise ValueError(f"patch_size must be a positive odd number, got {patch_size}")
 
 
 class FunkNN(nn.Module):
@@ -139,29 +156,10 @@ class FunkNN(nn.Module):
                  patch_size: int = 9, width: int = 64, activation: str = "relu",
                  boundary: str = "reflection", output_init: float = 0.01) -> None:
         super().__init__()
-        if not output_init >= 0:
-            raise ValueError(f"output_init must be non-negative, got {output_init}")
-        if boundary not in BOUNDARIES:
-            raise ValueError(f"unknown boundary {boundary!r}; expected one of {BOUNDARIES}")
-        if boundary != "reflection" and kernel != "cubic_conv":
-            raise ValueError(f"boundary={boundary!r} needs kernel='cubic_conv', not {kernel!r}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; expected one of {ACTIVATIONS}")
-        if network not in NETWORKS:
-            raise ValueError(f"unknown network {network!r}; expected one of {NETWORKS}")
-        if kernel not in KERNELS:
-            raise ValueError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
-        if int(in_channels) < 1:
-            raise ValueError(f"in_channels must be positive, got {in_channels}")
-        if patch_size < 1 or patch_size % 2 == 0:
-            raise ValueError(f"patch_size must be a positive odd number, got {patch_size}")
+        _check_arguments(in_channels, network, kernel, patch_size, activation, boundary, output_init)
         self.config = dict(in_channels=int(in_channels), network=network, kernel=kernel,
-                           patch_size=int(patch_size), width=int(width), activation=activation)
-        # entries at their defaults are left out, so older checkpoints still match
-        if boundary != "reflection":
-            self.config["boundary"] = boundary
-        if output_init != 0.01:
-            self.config["output_init"] = float(output_init)
+                           patch_size=int(patch_size), width=int(width), activation=activation,
+                           boundary=boundary, output_init=float(output_init))
         self.boundary = boundary
         self.in_channels = int(in_channels)
         self.kernel = kernel
@@ -181,6 +179,7 @@ class FunkNN(nn.Module):
                 self.net.fc_out.weight.mul_(output_init / 0.01)
         offsets = torch.arange(patch_size, dtype=torch.float32) - self.centre
         oy, ox = torch.meshgrid(offsets, offsets, indexing="ij")
+        self.offsets: torch.Tensor
         self.register_buffer("offsets", torch.stack([ox.reshape(-1), oy.reshape(-1)], -1),
                              persistent=False)                      # (p*p, 2), row-major
 
