@@ -454,19 +454,22 @@ LODOPAB_HINT = ("LoDoPaB-CT's ground-truth files are named ground_truth_<split>_
                 "dataset 'data' of shape (k, 362, 362); see data/README.md")
 
 
-def lodopab_ct(root: str | Path, split: str = "train", size: int = 128, limit: int | None = None
-               ) -> torch.Tensor:
+def lodopab_ct(root: str | Path, split: str = "train", size: int = 128, limit: int | None = None,
+               scale: float = 1.0) -> torch.Tensor:
     """Ground-truth slices of LoDoPaB-CT (Leuschner et al. 2021) from its HDF5 files.
 
     Reads ``ground_truth_<split>_*.hdf5`` in ``root`` (sorted), dataset ``data`` (k, 362, 362)
-    of attenuation values, rescales each slice to [0, 1] by the data set's maximum over the files
-    read, and resizes to ``size`` (antialiased bicubic). Returns (N, 1, size, size).
+    of attenuation values, divides by one fixed ``scale`` (LoDoPaB's ground truth is already
+    normalised to [0, 1], so the default 1 keeps it: the same slice has the same values in
+    every call, whatever else is read), resizes to ``size`` (antialiased bicubic) and clips to
+    [0, 1]. Returns (N, 1, size, size).
 
     Args:
         root: folder with the HDF5 files.
         split: ``"train"``, ``"validation"`` or ``"test"``.
         size: output side (the paper: 128).
         limit: read at most this many slices.
+        scale: fixed intensity divisor.
     """
     try:
         import h5py
@@ -474,6 +477,8 @@ def lodopab_ct(root: str | Path, split: str = "train", size: int = 128, limit: i
         raise ImportError("reading LoDoPaB-CT needs h5py (pip install h5py)") from err
     if split not in ("train", "validation", "test"):
         raise ValueError(f"unknown split {split!r}; expected 'train', 'validation' or 'test'")
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale}")
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"LoDoPaB-CT folder {str(root)!r} does not exist; {LODOPAB_HINT}")
@@ -495,6 +500,5 @@ def lodopab_ct(root: str | Path, split: str = "train", size: int = 128, limit: i
             k = int(min(d.shape[0], remaining))
             slices.append(torch.from_numpy(np.asarray(d[:k], dtype=np.float32)))
             remaining -= k
-    data = torch.cat(slices).unsqueeze(1)
-    data = data / data.max().clamp_min(1e-12)
+    data = torch.cat(slices).unsqueeze(1) / float(scale)
     return resize(data, size).clamp(0, 1)

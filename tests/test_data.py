@@ -170,6 +170,9 @@ def test_lodopab_loader(tmp_path):
             h["data"] = rng.random((3, 20, 20)).astype(np.float32) * (k + 1)
     out = lodopab_ct(tmp_path, "train", size=8, limit=5)
     assert out.shape == (5, 1, 8, 8) and out.min() >= 0 and out.max() <= 1
+    # one fixed scale: a slice reads the same whatever else is read with it
+    assert torch.equal(lodopab_ct(tmp_path, "train", size=8, limit=1)[0], out[0])
+    assert torch.allclose(lodopab_ct(tmp_path, "train", size=8, limit=1, scale=2.0)[0], out[0] / 2, atol=1e-6)
     with pytest.raises(FileNotFoundError, match="ground_truth_test"):
         lodopab_ct(tmp_path, "test")
     with pytest.raises(FileNotFoundError, match="does not exist"):

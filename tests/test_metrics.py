@@ -54,3 +54,18 @@ def test_affine_fit_is_what_si_snr_measures():
     assert torch.allclose(snr(fitted, ref), si_snr(est, ref), atol=1e-4)
     assert float((fitted - ref).abs().max()) < 0.05
     assert torch.allclose(affine_fit(ref, ref), ref, atol=1e-6)
+
+
+def test_precision_recall_tells_collapse_from_spread():
+    from funknn.metrics import precision_recall
+
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(300, 4, generator=g)
+    same = precision_recall(real, torch.randn(300, 4, generator=g))
+    collapsed = precision_recall(real, 0.05 * torch.randn(300, 4, generator=g))
+    spread = precision_recall(real, 4 * torch.randn(300, 4, generator=g))
+    assert same["precision"] > 0.6 and same["recall"] > 0.6
+    assert collapsed["precision"] > 0.95 and collapsed["recall"] < 0.3
+    assert spread["precision"] < 0.4 and spread["recall"] > 0.8
+    with pytest.raises(ValueError, match="differ"):
+        precision_recall(real, torch.randn(10, 3))
