@@ -165,7 +165,7 @@ def cmd_train_flow(args: argparse.Namespace) -> int:
     args.size = size
     codes = encode(autoencoder, _images(args.data, "train", args.count, size))
     flow = cast(RealNVP, build("realnvp", dim=autoencoder.latent_dim, blocks=args.blocks,
-                               hidden=args.hidden)).to(device)
+                               hidden=args.hidden, couplings=args.couplings)).to(device)
     config = FlowConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                         checkpoint_every=args.checkpoint_every)
     meta = {"command": _command(args),
@@ -303,6 +303,8 @@ def _prior_parsers(sub: Any) -> None:
     b.add_argument("--count", type=int, default=4000, help="number of training images")
     b.add_argument("--blocks", type=int, default=default(RealNVP, "blocks"))
     b.add_argument("--hidden", type=int, nargs="+", default=list(default(RealNVP, "hidden")))
+    b.add_argument("--couplings", type=int, choices=(1, 2), default=default(RealNVP, "couplings"),
+                   help="affine couplings per block (1: the paper's coupling block)")
     for q, config in ((a, FitConfig), (b, FlowConfig)):
         q.add_argument("--steps", type=int, default=default(config, "steps"))
         q.add_argument("--batch", type=int, default=default(config, "batch"))

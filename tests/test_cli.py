@@ -91,7 +91,8 @@ def test_cli_defaults_are_the_librarys():
         assert ae_args[field] == getattr(fit, field), field
     flow_args = vars(parser.parse_args(["train-flow", "--autoencoder", "a", "--out", "x"]))
     flow, flow_fit = RealNVP(4), FlowConfig()
-    assert (flow_args["blocks"], flow_args["hidden"]) == (flow.config["blocks"], flow.config["hidden"])
+    assert (flow_args["blocks"], flow_args["hidden"], flow_args["couplings"]) == (
+        flow.config["blocks"], flow.config["hidden"], flow.config["couplings"])
     for field in ("steps", "batch", "lr", "seed", "checkpoint_every"):
         assert flow_args[field] == getattr(flow_fit, field), field
 

@@ -178,3 +178,18 @@ def test_load_prior_from_a_folder_and_errors(tmp_path):
     funknn.save(FunkNN(1, network="mlp"), tmp_path / "funknn.pt")
     G = load_prior(tmp_path)
     assert G.low_size == 16 and not G.training
+
+
+def test_flow_coupling_blocks_the_papers_and_ours():
+    paper, ours = RealNVP(16, blocks=5, hidden=(32,)), RealNVP(16, blocks=5, hidden=(32,), couplings=2)
+    assert len(paper.layers) == 10 and len(ours.layers) == 15
+    assert funknn.count_parameters(ours) > 1.8 * funknn.count_parameters(paper)
+    z = torch.randn(6, 16)
+    for flow in (paper, ours):
+        for p in flow.parameters():       # leave the identity start: an invertibility check
+            torch.nn.init.normal_(p, std=0.05)
+        noise, _ = flow.inverse(z)
+        assert torch.allclose(flow(noise), z, atol=1e-5)
+    assert funknn.pretrained("ellipses_flow").config["couplings"] == 2   # data/checkpoints/migrate.py
+    with pytest.raises(ValueError, match="couplings"):
+        RealNVP(16, couplings=3)

@@ -1,8 +1,10 @@
 """RealNVP normalising flow on latent codes (Appendix A.1.2 of the paper; Dinh et al. 2017).
 
 The flow maps standard-normal noise ``w`` to latent codes ``z = f(w)``. Its blocks are
-activation normalisation followed by two masked affine couplings with complementary masks;
-the couplings' scale and shift networks are fully connected. Trained by maximum likelihood:
+activation normalisation followed by one masked affine coupling (the paper's five coupling blocks;
+the mask alternates from block to block) or, with ``couplings=2``, two couplings with
+complementary masks; the couplings' scale and shift networks are fully connected. Trained by
+maximum likelihood:
 ``log p(z) = log N(f⁻¹(z); 0, I) + log |det ∂f⁻¹/∂z|``.
 """
 
@@ -83,8 +85,12 @@ class RealNVP(nn.Module):
 
     Args:
         dim: size of the latent codes.
-        blocks: number of blocks (ActNorm + two couplings with complementary masks; the paper: 5).
+        blocks: number of blocks (the paper: 5).
         hidden: hidden widths of each coupling's scale/shift network (the paper: (1024, 512)).
+        couplings: affine couplings per block after its ActNorm: 1 (the paper's coupling block;
+            the mask alternates between blocks, so each dimension is transformed every second
+            block; about 7.9M parameters for codes of 512 at the paper's widths) or 2 (two
+            complementary masks: every dimension in every block, twice the parameters).
 
     Methods:
         ``inverse(z)`` → (noise, log|det ∂noise/∂z|); ``forward(noise)`` → codes;
@@ -96,20 +102,24 @@ class RealNVP(nn.Module):
         torch.Size([3, 8])
     """
 
-    def __init__(self, dim: int, blocks: int = 5, hidden: tuple[int, ...] | list[int] = (1024, 512)) -> None:
+    def __init__(self, dim: int, blocks: int = 5, hidden: tuple[int, ...] | list[int] = (1024, 512),
+                 couplings: int = 1) -> None:
         super().__init__()
         if dim < 2:
             raise ValueError(f"dim must be at least 2, got {dim}")
         if blocks < 1:
             raise ValueError(f"blocks must be positive, got {blocks}")
+        if couplings not in (1, 2):
+            raise ValueError(f"couplings must be 1 or 2 per block, got {couplings}")
         hidden = tuple(int(h) for h in hidden)
-        self.config = dict(dim=int(dim), blocks=int(blocks), hidden=list(hidden))
+        self.config = dict(dim=int(dim), blocks=int(blocks), hidden=list(hidden), couplings=int(couplings))
         self.dim = dim
         layers: list[nn.Module] = []
         for b in range(blocks):
-            # alternate two mask patterns so that every dimension is transformed in every block
-            mask = (torch.arange(dim) + b) % 2
-            layers += [ActNorm(dim), AffineCoupling(mask, hidden), AffineCoupling(1 - mask, hidden)]
+            mask = (torch.arange(dim) + b) % 2         # alternates from block to block
+            layers += [ActNorm(dim), AffineCoupling(mask, hidden)]
+            if couplings == 2:                         # and the complementary mask in the same block
+                layers.append(AffineCoupling(1 - mask, hidden))
         self.layers = nn.ModuleList(layers)
 
     def check_codes(self, x: torch.Tensor, name: str = "codes") -> None:
