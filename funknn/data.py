@@ -7,6 +7,7 @@ training crops (with flips) and deterministic test tiles.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -420,10 +421,33 @@ class Ellipses:
         s = int(supersample)
         if s < 1:
             raise ValueError(f"supersample must be positive, got {supersample}")
-        c = grid_coords(H * s, W * s, dtype=torch.float64)
-        out = torch.cat([Ellipses([p]).values(c.unsqueeze(0)) for p in self.params])
-        out = out[..., 0].reshape(len(self), 1, H * s, W * s)
+        grid = grid_coords(H * s, W * s, dtype=torch.float64).reshape(H * s, W * s, 2)
+        disc = (grid * grid).sum(-1) <= 1
+        out = torch.stack([self._raster(p, grid, disc) for p in self.params]).unsqueeze(1)
         return F.avg_pool2d(out, s).to(dtype) if s > 1 else out.to(dtype)
+
+    @staticmethod
+    def _raster(p: torch.Tensor, grid: torch.Tensor, disc: torch.Tensor) -> torch.Tensor:
+        """One phantom on the points of ``grid`` (h, w, 2), as :meth:`values` (up to rounding),
+        evaluating each ellipse only inside its bounding box: several times faster."""
+        h, w = grid.shape[:2]
+        u = torch.zeros(h, w, dtype=torch.float64)
+        xs, ys = grid[0, :, 0].contiguous(), grid[:, 0, 1].contiguous()
+        for v, a, b, x0, y0, t in p.tolist():
+            cos, sin = math.cos(t), math.sin(t)
+            ex, ey = math.hypot(a * cos, b * sin), math.hypot(a * sin, b * cos)   # half extents
+            j0, j1 = (int(torch.searchsorted(xs, x0 - ex - 1e-9)),
+                      int(torch.searchsorted(xs, x0 + ex + 1e-9, right=True)))
+            i0, i1 = (int(torch.searchsorted(ys, y0 - ey - 1e-9)),
+                      int(torch.searchsorted(ys, y0 + ey + 1e-9, right=True)))
+            if j0 >= j1 or i0 >= i1:
+                continue
+            c = grid[i0:i1, j0:j1]
+            dx, dy = c[..., 0] - x0, c[..., 1] - y0
+            xr = dx * cos + dy * sin
+            yr = -dx * sin + dy * cos
+            u[i0:i1, j0:j1] += v * ((xr / a) ** 2 + (yr / b) ** 2 <= 1)
+        return torch.where(disc, u.clamp(0, 1), torch.zeros_like(u))
 
 
 #: seeds of the generator streams of the embedded phantom splits (disjoint draws)

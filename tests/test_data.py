@@ -181,3 +181,14 @@ def test_lodopab_loader(tmp_path):
         h["other"] = np.zeros((1, 4, 4))
     with pytest.raises(ValueError, match="'data'"):
         lodopab_ct(tmp_path, "validation")
+
+
+def test_ellipse_raster_by_bounding_boxes_equals_the_exact_values():
+    from funknn.data import ellipse_set
+    from funknn.sampling import grid_coords
+
+    phantoms = ellipse_set("test", 12)
+    fast = phantoms.images((20, 24), supersample=3)
+    points = grid_coords(60, 72, dtype=torch.float64).unsqueeze(0).expand(12, -1, -1)
+    exact = F.avg_pool2d(phantoms.values(points)[..., 0].reshape(12, 1, 60, 72), 3).float()
+    assert torch.allclose(fast, exact, atol=1e-6) and fast.abs().sum() > 0
