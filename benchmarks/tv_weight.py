@@ -1,7 +1,8 @@
 """Choose the weight of the TV baseline of chapter 6 (limited-view CT): mean SNR of TV-regularised
-least squares on the first held-out phantoms for a few weights, beside FBP.
+least squares on validation phantoms (funknn.data's "validation" split, never the test images)
+for a few weights, beside FBP.
 
-    .venv/bin/python benchmarks/tv_weight.py [--steps 400] [--images 3]
+    .venv/bin/python benchmarks/tv_weight.py [--steps 400] [--images 3] [--split validation]
 """
 
 import argparse
@@ -21,9 +22,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--images", type=int, default=3)
     parser.add_argument("--weights", type=float, nargs="+", default=[1e-4, 3e-4, 1e-3, 3e-3])
+    parser.add_argument("--split", default="validation", help="phantom split (choose on validation only)")
     args = parser.parse_args()
     ct = LimitedViewCT(args.size, args.angles, angle_range=(-70, 70))
-    truth = ellipse_set("test", 100).images(args.size)[:args.images]
+    truth = ellipse_set(args.split, args.images).images(args.size)
     y = ct.measure(truth, snr_db=30, generator=torch.Generator().manual_seed(0))
     print(f"FBP: mean SNR {float(snr(ct.fbp(y), truth).mean()):.2f} dB")
     for w in args.weights:

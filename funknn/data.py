@@ -451,7 +451,8 @@ class Ellipses:
 
 
 #: seeds of the generator streams of the embedded phantom splits (disjoint draws)
-ELLIPSE_SEEDS = {"train": 0, "test": 1}
+#: ("validation": for choosing hyper-parameters such as regularisation weights, never the test split)
+ELLIPSE_SEEDS = {"train": 0, "test": 1, "validation": 2}
 
 
 def ellipse_phantoms(split: str = "train", count: int = 1000, size: int = 64, supersample: int = 4

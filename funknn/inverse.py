@@ -30,6 +30,19 @@ from .rendering import render
 from .sampling import as_size
 from .training import optimise
 
+SCALES = ("relative", "absolute")
+
+
+def mean_gradient_magnitude(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Total variation in the package's coordinates: the mean over pixels of the magnitude of
+    the finite-difference gradient (forward differences divided by the pixel spacing 2/W, 2/H),
+    per image (B,). An image's value does not depend on its resolution, and it compares directly
+    with measured gradients ∇u."""
+    H, W = x.shape[-2:]
+    dx = (x[..., :-1, 1:] - x[..., :-1, :-1]) * (W / 2)
+    dy = (x[..., 1:, :-1] - x[..., :-1, :-1]) * (H / 2)
+    return (dx * dx + dy * dy + eps).sqrt().flatten(1).mean(1)
+
 
 def total_variation(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Isotropic total variation of (B, C, H, W) images (forward differences, mean over pixels,
@@ -42,10 +55,15 @@ def total_variation(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 # ----------------------------------------------------------------------------- problems
 
 class Problem(Protocol):
-    """An inverse problem for :func:`solve`: the resolution ``size`` (H, W) of the reconstruction
-    and the data misfit of the continuous image ``model(·, low)``."""
+    """An inverse problem for :func:`solve`: the resolution ``size`` (H, W) of the reconstruction,
+    the data misfit of the continuous image ``model(·, low)``, and the two scales that make the
+    regulariser's weight relative (``SolverConfig(scale="relative")``): ``data_scale``, the misfit
+    of the zero image (the mean squared measurement), and ``tv_scale``, the typical
+    :func:`mean_gradient_magnitude` of an image that fits the data."""
 
     size: tuple[int, int]
+    data_scale: float
+    tv_scale: float
 
     def loss(self, model: CoordinateModel, low: torch.Tensor, generator: torch.Generator) -> torch.Tensor: ...
 
@@ -71,6 +89,9 @@ class DerivativeProblem:
         self.coords, self.gradients = coords, gradients
         self.size = as_size(size)
         self.batch_points = batch_points
+        #: mean squared measurement (the misfit of a constant image) and mean measured |∇u|
+        self.data_scale = float(gradients.detach().pow(2).mean().clamp_min(1e-30))
+        self.tv_scale = float(gradients.detach().pow(2).sum(dim=(-1, -2)).sqrt().mean().clamp_min(1e-30))
 
     def loss(self, model: CoordinateModel, low: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         coords, target = self.coords.to(low.device), self.gradients.to(low.device)
@@ -95,6 +116,11 @@ class CTProblem:
         if measurements.shape[0] != 1:
             raise ValueError("CTProblem takes one measurement (batch size 1)")
         self.ct, self.measurements, self.size = ct, measurements, ct.image_size
+        #: mean squared measurement, and the mean |∇u| of the filtered back-projection
+        self.data_scale = float(measurements.detach().pow(2).mean().clamp_min(1e-30))
+        with torch.no_grad():
+            fbp = ct.fbp(measurements)
+        self.tv_scale = float(mean_gradient_magnitude(fbp).mean().clamp_min(1e-30))
 
     def loss(self, model: CoordinateModel, low: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         u = render(model, low, self.size, chunk=1 << 16, grad=True)
@@ -113,6 +139,13 @@ class SolverConfig:
         latent_weight: λ of the regulariser λ‖w‖² (mean over dimensions).
         tv_weight: λ₂ of the total-variation regulariser, on the decoder's low-resolution image
             (cheap: the continuous image need not be rendered at every step).
+        scale: ``"relative"`` (default): the objective is
+            ``misfit / problem.data_scale + λ₂ · mean_gradient_magnitude(low) / problem.tv_scale
+            + λ‖w‖²``: the misfit relative to that of the zero image and TV relative to the
+            typical one of the data, so λ₂ = 0.01 means that a change of the TV by its typical
+            size weighs as 1% of the zero image's misfit, whatever the units and resolution.
+            ``"absolute"``: ``misfit + λ₂ · total_variation(low) + λ‖w‖²`` (per-pixel
+            differences, unnormalised).
         finetune_steps: steps of fine-tuning the decoder's weights afterwards, w fixed (the
             paper: 1,000); 0 to skip.
         finetune_lr: Adam learning rate of the fine-tuning.
@@ -128,6 +161,7 @@ class SolverConfig:
     finetune_lr: float = 1e-5
     record_every: int = 50
     seed: int = 0
+    scale: str = "relative"
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.finetune_steps < 0:
@@ -140,6 +174,8 @@ class SolverConfig:
             raise ValueError("regularisation weights must be non-negative")
         if self.record_every < 1:
             raise ValueError("record_every must be positive")
+        if self.scale not in SCALES:
+            raise ValueError(f"unknown scale {self.scale!r}; expected one of {SCALES}")
 
 
 @dataclass
@@ -161,10 +197,15 @@ class _Run:
     def objective(self) -> torch.Tensor:
         low = self.G.low_resolution(self.w)
         loss = self.problem.loss(self.G.funknn, low, self.torch_gen)
+        relative = self.config.scale == "relative"
+        if relative:
+            loss = loss / self.problem.data_scale
         if self.config.latent_weight > 0:
             loss = loss + self.config.latent_weight * self.w.pow(2).mean()
         if self.config.tv_weight > 0:
-            loss = loss + self.config.tv_weight * total_variation(low).mean()
+            tv = (mean_gradient_magnitude(low) / self.problem.tv_scale if relative
+                  else total_variation(low))
+            loss = loss + self.config.tv_weight * tv.mean()
         return loss
 
     @torch.no_grad()
@@ -294,13 +335,18 @@ def pixel_gradient(x: torch.Tensor) -> torch.Tensor:
 
 
 def poisson_tv(gradients: torch.Tensor, mask: torch.Tensor | None, size: int | tuple[int, int],
-               tv_weight: float = 0.0, steps: int = 1000, lr: float = 1e-2) -> torch.Tensor:
+               tv_weight: float = 0.0, steps: int = 1000, lr: float = 1e-2, scale: str = "relative"
+               ) -> torch.Tensor:
     """Classical baseline for the derivative problems: least-squares integration of a measured
     gradient field on the pixel grid (a Poisson problem), with optional TV.
 
     argmin_x mean over measured pixels ‖∇_h x − g‖² + λ TV(x), ∇_h the finite-difference
     gradient of :func:`pixel_gradient`. The mean of x is not identified by derivatives (it stays
-    at 0); compare with a scale-and-shift-invariant SNR.
+    at 0); compare with a scale-and-shift-invariant SNR. With ``scale="relative"`` (default) both
+    terms are relative, as in :class:`SolverConfig`: the misfit divided by the mean measured
+    ‖g‖², TV = :func:`mean_gradient_magnitude` divided by the mean measured ‖g‖, so that one λ
+    means the same for this baseline and for the prior; ``"absolute"``: the misfit plus λ times
+    :func:`total_variation` (per-pixel differences).
 
     Args:
         gradients: (B, H·W, C, 2) measured gradients at the pixel centres (any values where
@@ -316,11 +362,18 @@ def poisson_tv(gradients: torch.Tensor, mask: torch.Tensor | None, size: int | t
     if N != H * W:
         raise ValueError(f"gradients has {N} locations, the grid {H}×{W} has {H * W}")
     weight = torch.ones(B, N, 1, 1) if mask is None else mask.to(gradients.dtype)[..., None, None]
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; expected one of {SCALES}")
     weight = weight.to(gradients.device)
     count = weight.sum().clamp_min(1)
+    measured = (gradients.detach() ** 2 * weight).sum(dim=(-1, -2))          # (B, N): ‖g‖² where measured
+    data_scale = float((measured.sum() / count).clamp_min(1e-30))
+    tv_scale = float((measured.sqrt().sum() / count).clamp_min(1e-30))
 
     def loss(x: torch.Tensor) -> torch.Tensor:
         misfit = ((pixel_gradient(x) - gradients) ** 2 * weight).sum() / count
-        return misfit + tv_weight * total_variation(x).sum()
+        if scale == "absolute":
+            return misfit + tv_weight * total_variation(x).sum()
+        return misfit / data_scale + tv_weight * mean_gradient_magnitude(x).sum() / tv_scale
 
     return _adam_pixels(torch.zeros(B, C, H, W, device=gradients.device), loss, steps, lr, False)

@@ -16,6 +16,32 @@ from .sampling import as_size, grid_coords
 # ----------------------------------------------------------------------------- derivatives
 
 
+def measure_gradients(image: torch.Tensor, coords: torch.Tensor | None = None, chunk: int = 4096
+                      ) -> torch.Tensor:
+    """The paper's derivative measurements of a discrete image: the exact gradient (B, N, C, 2)
+    of its cubic-convolution interpolant (Keys, a = −0.5, reflection at the border), by autograd.
+
+    The ground truth is the image itself, not a model's output: use it for the measurements of
+    an n×n test image, so that the prior under test never made the data (no inverse crime).
+
+    Args:
+        image: (B, C, H, W) the ground truth at the reconstruction's resolution.
+        coords: (B, N, 2) measurement locations; default every pixel centre of the image.
+
+    Example:
+        >>> grid = grid_locations(8, 1)[0]
+        >>> ramp = (0.5 * grid[:, 0]).reshape(1, 1, 8, 8)
+        >>> measure_gradients(ramp)[0, 27, 0]         # an inner pixel: ∂u/∂x = 0.5, ∂u/∂y = 0
+        tensor([0.5000, 0.0000])
+    """
+    from .derivatives import gradient
+    from .sampling import Interpolator
+
+    if coords is None:
+        coords = grid_locations(image.shape[-2:], image.shape[0]).to(image.device, image.dtype)
+    return gradient(Interpolator("cubic_conv"), image, coords, chunk=chunk)
+
+
 def grid_locations(size: int | Sequence[int], batch: int) -> torch.Tensor:
     """Pixel-centre coordinates of an H×W grid, (B, H·W, 2): the dense measurement locations.
 

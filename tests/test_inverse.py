@@ -101,3 +101,21 @@ def test_solve_leaves_the_prior_untouched_weights_flags_and_grads():
     assert [p.requires_grad for p in G.parameters()] == flags
     assert all(torch.equal(a, b) for a, b in zip(before, G.parameters()))
     assert all(p.grad is None for p in G.parameters())
+
+
+def test_relative_regularisation_scales_are_unit_free():
+    from funknn.inverse import mean_gradient_magnitude
+
+    coords = grid_locations(32, 1)
+    for n in (16, 48):                    # a ramp's mean |∇u| in coordinates, at any resolution
+        grid = grid_locations(n, 1)[0]
+        ramp = (0.3 * grid[:, 0] - 0.4 * grid[:, 1]).reshape(1, 1, n, n)
+        assert torch.allclose(mean_gradient_magnitude(ramp), torch.tensor([0.5]), atol=1e-4)
+    g = torch.randn(1, coords.shape[1], 1, 2)
+    p, p10 = DerivativeProblem(coords, g, 32), DerivativeProblem(coords, 10 * g, 32)
+    assert abs(p10.data_scale / p.data_scale - 100) < 1e-3 and abs(p10.tv_scale / p.tv_scale - 10) < 1e-4
+    assert abs(p.tv_scale - float(g.norm(dim=-1).mean())) < 1e-5
+    with pytest.raises(ValueError, match="scale"):
+        SolverConfig(scale="log")
+    with pytest.raises(ValueError, match="scale"):
+        poisson_tv(g.expand(1, -1, -1, -1), None, 32, scale="log")

@@ -1,0 +1,29 @@
+"""The committed scripts that choose weights run as committed (tiny settings)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_derivative_weights_script(capsys):
+    args = ["--images", "1", "--n", "16", "--steps", "1", "--baseline-steps", "1", "--weights", "0", "0.01",
+            "--batch-points", "64"]
+    out = _load("derivative_weights").main(args)
+    assert set(out["best"]) == {("sparse", "FunkNN prior"), ("sparse", "Poisson + TV")}
+    assert "validation phantoms" in capsys.readouterr().out
+
+
+def test_tv_weight_script(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["tv_weight.py", "--size", "16", "--angles", "8", "--steps", "1",
+                                      "--images", "1", "--weights", "1e-3"])
+    _load("tv_weight").main()
+    assert "TV weight 0.001" in capsys.readouterr().out
