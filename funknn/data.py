@@ -423,8 +423,11 @@ class Ellipses:
             raise ValueError(f"supersample must be positive, got {supersample}")
         grid = grid_coords(H * s, W * s, dtype=torch.float64).reshape(H * s, W * s, 2)
         disc = (grid * grid).sum(-1) <= 1
-        out = torch.stack([self._raster(p, grid, disc) for p in self.params]).unsqueeze(1)
-        return F.avg_pool2d(out, s).to(dtype) if s > 1 else out.to(dtype)
+        out = torch.empty(len(self), 1, H, W, dtype=dtype)
+        for i, p in enumerate(self.params):   # one fine raster at a time: memory of the output only
+            fine = self._raster(p, grid, disc)[None, None]
+            out[i] = (F.avg_pool2d(fine, s) if s > 1 else fine)[0].to(dtype)
+        return out
 
     @staticmethod
     def _raster(p: torch.Tensor, grid: torch.Tensor, disc: torch.Tensor) -> torch.Tensor:

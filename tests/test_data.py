@@ -156,7 +156,8 @@ def test_ellipse_phantoms_reproducible_and_resolution_consistent():
     with pytest.raises(ValueError, match="shape"):
         Ellipses([torch.zeros(2, 5)])
     with pytest.raises(ValueError, match="split"):
-        ellipse_phantoms("validation", 2, 8)
+        ellipse_phantoms("extra", 2, 8)
+    assert not torch.equal(ellipse_phantoms("validation", 3, 16), a[:3])     # its own draw
 
 
 def test_lodopab_loader(tmp_path):
