@@ -91,6 +91,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(mode=args.mode, size=args.size, steps=args.steps,
                          batch_images=args.batch_images, batch_pixels=args.batch_pixels, lr=args.lr,
                          loss=args.loss, seed=args.seed, checkpoint_every=args.checkpoint_every,
+                         lr_drop_at=args.lr_drop_at, lr_drop=args.lr_drop,
                          gradient_weight=args.gradient_weight,
                          laplacian_weight=args.laplacian_weight)
     command = _command(args)
@@ -140,7 +141,8 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
                                     latent_dim=args.latent_dim, width=args.width, max_width=args.max_width,
                                     bottleneck=args.bottleneck, spatial=args.spatial)).to(device)
     config = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                       checkpoint_every=args.checkpoint_every, perceptual=args.perceptual,
+                       checkpoint_every=args.checkpoint_every, lr_drop_at=args.lr_drop_at,
+                       lr_drop=args.lr_drop, perceptual=args.perceptual,
                        perceptual_weight=args.perceptual_weight, vgg_weights=args.vgg_weights)
     meta = {"command": _command(args),
             "data": _prior_data_description(args), "parameters": count_parameters(model)}
@@ -167,7 +169,8 @@ def cmd_train_flow(args: argparse.Namespace) -> int:
     flow = cast(RealNVP, build("realnvp", dim=autoencoder.latent_dim, blocks=args.blocks,
                                hidden=args.hidden, couplings=args.couplings)).to(device)
     config = FlowConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                        checkpoint_every=args.checkpoint_every)
+                        checkpoint_every=args.checkpoint_every, lr_drop_at=args.lr_drop_at,
+                        lr_drop=args.lr_drop)
     meta = {"command": _command(args),
             "data": "latent codes of " + _prior_data_description(args),
             "autoencoder": str(args.autoencoder), "parameters": count_parameters(flow)}
@@ -271,6 +274,9 @@ def _run_options(q: argparse.ArgumentParser, config: Any) -> None:
     """Options every trainer shares: seed, checkpoint, resume, device, progress."""
     q.add_argument("--seed", type=int, default=default(config, "seed"))
     q.add_argument("--checkpoint-every", type=int, default=default(config, "checkpoint_every"))
+    q.add_argument("--lr-drop-at", type=int, default=default(config, "lr_drop_at"),
+                   help="from this step on, the learning rate times --lr-drop (0: never)")
+    q.add_argument("--lr-drop", type=float, default=default(config, "lr_drop"))
     q.add_argument("--out", required=True, help="checkpoint file (resumed if it exists)")
     q.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     q.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")

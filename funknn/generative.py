@@ -23,7 +23,7 @@ from .models.autoencoder import Autoencoder, VGGPerceptualLoss, laplacian_pyrami
 from .models.flow import RealNVP
 from .models.protocols import Configured, CoordinateModel
 from .rendering import render
-from .training import run_adam
+from .training import check_lr_drop, run_adam
 
 PERCEPTUAL = ("laplacian", "vgg", "none")
 
@@ -35,6 +35,8 @@ class FitConfig:
     Attributes:
         steps: optimisation steps; batch: images (or codes) per step; lr: Adam learning rate.
         seed: seed of the batch order. checkpoint_every: steps between checkpoint writes.
+        lr_drop_at, lr_drop: from step ``lr_drop_at`` on (0: never) the learning rate is
+            ``lr · lr_drop`` (see :class:`funknn.training.TrainConfig`).
         perceptual: autoencoder only: ``"laplacian"`` (Laplacian-pyramid L1, the default),
             ``"vgg"`` (needs ``vgg_weights``, a local file) or ``"none"`` (MSE only).
         perceptual_weight: weight of that loss next to the MSE.
@@ -46,6 +48,8 @@ class FitConfig:
     lr: float = 1e-3
     seed: int = 0
     checkpoint_every: int = 100
+    lr_drop_at: int = 0
+    lr_drop: float = 0.1
     perceptual: str = "laplacian"
     perceptual_weight: float = 0.1
     vgg_weights: str | None = None
@@ -58,6 +62,7 @@ class FitConfig:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if self.perceptual not in PERCEPTUAL:
             raise ValueError(f"unknown perceptual loss {self.perceptual!r}; expected one of {PERCEPTUAL}")
+        check_lr_drop(self.lr_drop_at, self.lr_drop)
         if self.perceptual == "vgg" and not self.vgg_weights:
             raise ValueError("perceptual='vgg' needs vgg_weights: the path of a local VGG-16 weights file")
 

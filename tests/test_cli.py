@@ -75,7 +75,7 @@ def test_cli_defaults_are_the_librarys():
     train = vars(parser.parse_args(["train", "--out", "x"]))
     config, model = TrainConfig(), FunkNN()
     for field in ("mode", "size", "steps", "batch_images", "batch_pixels", "lr", "loss", "seed",
-                  "checkpoint_every", "gradient_weight", "laplacian_weight"):
+                  "checkpoint_every", "gradient_weight", "laplacian_weight", "lr_drop_at", "lr_drop"):
         assert train[field] == getattr(config, field), field
     for field in ("network", "kernel", "patch_size", "activation", "boundary", "output_init"):
         assert train[field] == model.config[field], field
@@ -87,7 +87,8 @@ def test_cli_defaults_are_the_librarys():
     assert (ae_args["size"], ae_args["latent_dim"], ae_args["width"], ae_args["max_width"],
             ae_args["bottleneck"], ae_args["spatial"]) == tuple(
         ae.config[k] for k in ("image_size", "latent_dim", "width", "max_width", "bottleneck", "spatial"))
-    for field in ("steps", "batch", "lr", "seed", "checkpoint_every", "perceptual", "perceptual_weight"):
+    for field in ("steps", "batch", "lr", "seed", "checkpoint_every", "perceptual", "perceptual_weight",
+                  "lr_drop_at", "lr_drop"):
         assert ae_args[field] == getattr(fit, field), field
     flow_args = vars(parser.parse_args(["train-flow", "--autoencoder", "a", "--out", "x"]))
     flow, flow_fit = RealNVP(4), FlowConfig()

@@ -193,3 +193,28 @@ def test_flow_coupling_blocks_the_papers_and_ours():
     assert funknn.pretrained("ellipses_flow").config["couplings"] == 2   # data/checkpoints/migrate.py
     with pytest.raises(ValueError, match="couplings"):
         RealNVP(16, couplings=3)
+
+
+def test_learning_rate_drop_is_followed_and_resumes_exactly(tmp_path):
+    from funknn.generative import FitConfig, train_autoencoder
+    from funknn.training import learning_rate
+
+    images = torch.rand(8, 1, 16, 16)
+    config = FitConfig(steps=4, batch=4, lr=1e-2, lr_drop_at=2, lr_drop=0.1, checkpoint_every=1,
+                       perceptual="none")
+    assert [learning_rate(config, s) for s in range(4)] == [1e-2, 1e-2, 1e-2 * 0.1, 1e-2 * 0.1]
+    torch.manual_seed(0)
+    straight = Autoencoder(1, image_size=16, latent_dim=4, width=4, max_width=8)
+    init = {k: v.clone() for k, v in straight.state_dict().items()}
+    train_autoencoder(straight, images, config, checkpoint=tmp_path / "a.pt", progress=False)
+    record = funknn.checkpoints.read(tmp_path / "a.pt")
+    assert record["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3)
+    halves = Autoencoder(1, image_size=16, latent_dim=4, width=4, max_width=8)
+    halves.load_state_dict(init)
+    three = FitConfig(**{**config.__dict__, "steps": 3})
+    train_autoencoder(halves, images, three, checkpoint=tmp_path / "b.pt", progress=False)
+    train_autoencoder(halves, images, config, checkpoint=tmp_path / "b.pt", progress=False)   # resumes at 3
+    pairs = zip(straight.state_dict().values(), halves.state_dict().values())
+    assert all(torch.equal(a, b) for a, b in pairs)
+    with pytest.raises(ValueError, match="lr_drop"):
+        FitConfig(lr_drop=0)
