@@ -21,6 +21,8 @@ PRETRAINED: dict[str, str] = {
     "ellipses_autoencoder": "Autoencoder of the generative prior, random-ellipse phantoms 64x64, latent 128",
     "ellipses_flow": "RealNVP flow (5 blocks) on the latent codes of ellipses_autoencoder",
     "ellipses_factor": "FunkNN (MLP, cubic_conv kernel), factor mode, random-ellipse phantoms 128x128",
+    "ellipses40k_autoencoder": "Autoencoder, 40,000 random-ellipse phantoms 64x64, spatial code 512, MSE "
+                               "(test SNR 24.5 dB)",
 }
 
 
