@@ -23,6 +23,8 @@ PRETRAINED: dict[str, str] = {
     "ellipses_factor": "FunkNN (MLP, cubic_conv kernel), factor mode, random-ellipse phantoms 128x128",
     "ellipses40k_autoencoder": "Autoencoder, 40,000 random-ellipse phantoms 64x64, spatial code 512, MSE "
                                "(test SNR 24.5 dB)",
+    "ellipses40k_flow": "RealNVP (5 coupling blocks of one coupling, hidden 256x256) on the codes of "
+                        "ellipses40k_autoencoder",
 }
 
 
