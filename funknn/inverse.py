@@ -39,17 +39,22 @@ def mean_gradient_magnitude(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor
     per image (B,). An image's value does not depend on its resolution, and it compares directly
     with measured gradients ∇u."""
     H, W = x.shape[-2:]
-    dx = (x[..., :-1, 1:] - x[..., :-1, :-1]) * (W / 2)
-    dy = (x[..., 1:, :-1] - x[..., :-1, :-1]) * (H / 2)
+    return _mean_difference_magnitude(x, W / 2, H / 2, eps)
+
+
+def _mean_difference_magnitude(x: torch.Tensor, sx: float, sy: float, eps: float) -> torch.Tensor:
+    """Mean over pixels of |(sx·∂x, sy·∂y)| by forward differences, smoothed by ``eps``: (B,)."""
+    dx = x[..., :-1, 1:] - x[..., :-1, :-1]
+    dy = x[..., 1:, :-1] - x[..., :-1, :-1]
+    if sx != 1 or sy != 1:
+        dx, dy = dx * sx, dy * sy
     return (dx * dx + dy * dy + eps).sqrt().flatten(1).mean(1)
 
 
 def total_variation(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Isotropic total variation of (B, C, H, W) images (forward differences, mean over pixels,
     smoothed by ``eps`` so that it is differentiable at 0), per image: (B,)."""
-    dx = x[..., :-1, 1:] - x[..., :-1, :-1]
-    dy = x[..., 1:, :-1] - x[..., :-1, :-1]
-    return (dx * dx + dy * dy + eps).sqrt().flatten(1).mean(1)
+    return _mean_difference_magnitude(x, 1.0, 1.0, eps)
 
 
 # ----------------------------------------------------------------------------- problems
