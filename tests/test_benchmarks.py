@@ -27,3 +27,9 @@ def test_tv_weight_script(capsys, monkeypatch):
                                       "--images", "1", "--weights", "1e-3"])
     _load("tv_weight").main()
     assert "TV weight 0.001" in capsys.readouterr().out
+
+
+def test_prior_quality_script(capsys):
+    _load("prior_quality").main(["--images", "8", "--train", "16"])
+    out = capsys.readouterr().out
+    assert "autoencoder SNR, test (8)" in out and "precision / recall" in out
