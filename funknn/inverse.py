@@ -5,25 +5,28 @@ The latent-space solver (equations 3, 4 and 6) searches the flow's Gaussian nois
 :class:`~funknn.generative.ContinuousGenerator` for the continuous image that explains the
 measurements: ``w`` starts at the flow's mean (0), Adam minimises the data misfit plus the
 optional regularisers λ‖w‖² and λ₂·TV, and then (Appendix B.1, after Hussein et al. 2020) the
-decoder's weights may be fine-tuned for a number of steps with ``w`` fixed. The prior that is
-passed in is never modified: neither its weights nor their ``requires_grad`` flags nor their
-``.grad`` (the decoder is fine-tuned on a copy; gradients are taken with
-:func:`torch.autograd.grad` for the optimised tensors only). No files, no plots.
+decoder's weights may be fine-tuned for a number of steps with ``w`` fixed. A problem may hold
+several images: they are solved at once, each with its own ``w`` and (when fine-tuning) its own
+copy of the decoder's weights, and each exactly as it would be alone (the objective is a sum of
+per-image terms and Adam acts element by element). The prior that is passed in is never
+modified: neither its weights nor their ``requires_grad`` flags nor their ``.grad`` (the
+decoder is fine-tuned on stacked copies; gradients are taken with :func:`torch.autograd.grad`
+for the optimised tensors only). No files, no plots.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
-import torch.nn.functional as F
+from torch import nn
 from tqdm.auto import tqdm
 
 from .derivatives import gradient
 from .generative import ContinuousGenerator
+from .models.autoencoder import Autoencoder
 from .models.protocols import CoordinateModel
 from .physics import LimitedViewCT
 from .rendering import render
@@ -60,43 +63,49 @@ def total_variation(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 # ----------------------------------------------------------------------------- problems
 
 class Problem(Protocol):
-    """An inverse problem for :func:`solve`: the resolution ``size`` (H, W) of the reconstruction,
-    the data misfit of the continuous image ``model(·, low)``, and the two scales that make the
-    regulariser's weight relative (``SolverConfig(scale="relative")``): ``data_scale``, the misfit
-    of the zero image (the mean squared measurement), and ``tv_scale``, the typical
+    """An inverse problem for :func:`solve`, over ``batch`` images at once: the resolution
+    ``size`` (H, W) of the reconstruction, the data misfit of each continuous image
+    ``model(·, low)`` (``loss`` returns one value per image, (B,)), and the two scales (B,) that
+    make the regulariser's weight relative (``SolverConfig(scale="relative")``): ``data_scale``,
+    the misfit of the zero image (the mean squared measurement), and ``tv_scale``, the typical
     :func:`mean_gradient_magnitude` of an image that fits the data."""
 
     size: tuple[int, int]
-    data_scale: float
-    tv_scale: float
+    batch: int
+    data_scale: torch.Tensor
+    tv_scale: torch.Tensor
 
     def loss(self, model: CoordinateModel, low: torch.Tensor, generator: torch.Generator) -> torch.Tensor: ...
 
 
 class DerivativeProblem:
-    """Measurements of the gradient of an unknown continuous image at given locations
+    """Measurements of the gradient of unknown continuous images at given locations
     (eq. 3 with every pixel centre of a grid; eq. 4 with the largest 20% only).
 
     Args:
-        coords: (1, N, 2) measurement locations.
-        gradients: (1, N, C, 2) measured gradients there.
-        size: resolution (H, W) at which the reconstruction is rendered.
+        coords: (B, N, 2) measurement locations (B images, the same number N each).
+        gradients: (B, N, C, 2) measured gradients there.
+        size: resolution (H, W) at which the reconstructions are rendered.
         batch_points: locations used per step, drawn at random (``None``: all).
     """
 
     def __init__(self, coords: torch.Tensor, gradients: torch.Tensor, size: int | Sequence[int],
                  batch_points: int | None = None) -> None:
-        if coords.dim() != 3 or coords.shape[0] != 1 or coords.shape[-1] != 2:
-            raise ValueError(f"coords must have shape (1, N, 2), got {tuple(coords.shape)}")
+        if coords.dim() != 3 or coords.shape[-1] != 2:
+            raise ValueError(f"coords must have shape (B, N, 2), got {tuple(coords.shape)}")
         if gradients.dim() != 4 or gradients.shape[:2] != coords.shape[:2] or gradients.shape[-1] != 2:
-            raise ValueError(f"gradients must have shape (1, N, C, 2) with N = {coords.shape[1]}, "
-                             f"got {tuple(gradients.shape)}")
+            raise ValueError(f"gradients must have shape (B, N, C, 2) with (B, N) = "
+                             f"{tuple(coords.shape[:2])}, got {tuple(gradients.shape)}")
+        if batch_points is not None and batch_points < 1:
+            raise ValueError(f"batch_points must be positive or None, got {batch_points}")
         self.coords, self.gradients = coords, gradients
         self.size = as_size(size)
+        self.batch = coords.shape[0]
         self.batch_points = batch_points
-        #: mean squared measurement (the misfit of a constant image) and mean measured |∇u|
-        self.data_scale = float(gradients.detach().pow(2).mean().clamp_min(1e-30))
-        self.tv_scale = float(gradients.detach().pow(2).sum(dim=(-1, -2)).sqrt().mean().clamp_min(1e-30))
+        g = gradients.detach()
+        #: per image: mean squared measurement (the misfit of a constant image), mean measured |∇u|
+        self.data_scale = g.pow(2).flatten(1).mean(1).clamp_min(1e-30)
+        self.tv_scale = g.pow(2).sum(dim=(-1, -2)).sqrt().mean(1).clamp_min(1e-30)
 
     def loss(self, model: CoordinateModel, low: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         coords, target = self.coords.to(low.device), self.gradients.to(low.device)
@@ -104,7 +113,7 @@ class DerivativeProblem:
             idx = torch.randperm(coords.shape[1], generator=generator)[:self.batch_points].to(low.device)
             coords, target = coords[:, idx], target[:, idx]
         grad = gradient(model, low, coords, chunk=coords.shape[1], create_graph=True)
-        return F.mse_loss(grad, target)
+        return (grad - target).pow(2).flatten(1).mean(1)
 
 
 class CTProblem:
@@ -113,23 +122,22 @@ class CTProblem:
     Args:
         ct: the :class:`~funknn.physics.LimitedViewCT` operator (its image size is the
             reconstruction's resolution).
-        measurements: (1, 1, angles, detectors).
+        measurements: (B, 1, angles, detectors), one sinogram per image.
     """
 
     def __init__(self, ct: LimitedViewCT, measurements: torch.Tensor) -> None:
         ct.check(measurements, ct.data_shape, "measurements")
-        if measurements.shape[0] != 1:
-            raise ValueError("CTProblem takes one measurement (batch size 1)")
         self.ct, self.measurements, self.size = ct, measurements, ct.image_size
-        #: mean squared measurement, and the mean |∇u| of the filtered back-projection
-        self.data_scale = float(measurements.detach().pow(2).mean().clamp_min(1e-30))
+        self.batch = measurements.shape[0]
+        #: per image: mean squared measurement, and the mean |∇u| of the filtered back-projection
+        self.data_scale = measurements.detach().pow(2).flatten(1).mean(1).clamp_min(1e-30)
         with torch.no_grad():
             fbp = ct.fbp(measurements)
-        self.tv_scale = float(mean_gradient_magnitude(fbp).mean().clamp_min(1e-30))
+        self.tv_scale = mean_gradient_magnitude(fbp).clamp_min(1e-30)
 
     def loss(self, model: CoordinateModel, low: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         u = render(model, low, self.size, chunk=1 << 16, grad=True)
-        return F.mse_loss(self.ct.A(u), self.measurements.to(u.device))
+        return (self.ct.A(u) - self.measurements.to(u.device)).pow(2).flatten(1).mean(1)
 
 
 # ----------------------------------------------------------------------------- solver
@@ -183,10 +191,48 @@ class SolverConfig:
             raise ValueError(f"unknown scale {self.scale!r}; expected one of {SCALES}")
 
 
+class _Decode(nn.Module):
+    """``forward`` = the autoencoder's ``decode`` (so that ``functional_call`` can use it)."""
+
+    def __init__(self, autoencoder: Autoencoder) -> None:
+        super().__init__()
+        self.autoencoder = autoencoder
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.autoencoder.decode(codes)
+
+
+class _Decoders:
+    """B copies of the decoder (``from_latent`` and ``decoder``) of an autoencoder, one per image,
+    applied to fixed codes with :func:`torch.func.vmap`: the fine-tuning phase of :func:`solve`.
+    The copies' weights are new tensors (stacked along a first dimension of size B); the
+    autoencoder itself is not touched."""
+
+    TRAINED = ("autoencoder.decoder.", "autoencoder.from_latent.")
+
+    def __init__(self, autoencoder: Autoencoder, codes: torch.Tensor) -> None:
+        self.base = _Decode(autoencoder)
+        named = dict(self.base.named_parameters())
+        self.fixed = {k: v.detach() for k, v in named.items() if not k.startswith(self.TRAINED)}
+        self.fixed.update(dict(self.base.named_buffers()))
+        b = codes.shape[0]
+        self.weights = {k: v.detach().unsqueeze(0).repeat(b, *([1] * v.dim())).requires_grad_(True)
+                        for k, v in named.items() if k.startswith(self.TRAINED)}
+        self.codes = codes.detach()
+
+    def _one(self, weights: dict[str, torch.Tensor], code: torch.Tensor) -> torch.Tensor:
+        out = torch.func.functional_call(self.base, (weights, self.fixed), (code[None],), strict=False,
+                                         tie_weights=False)
+        return out[0]
+
+    def images(self) -> torch.Tensor:
+        return torch.func.vmap(self._one)(self.weights, self.codes)
+
+
 @dataclass
 class _Run:
-    """What the phases of :func:`solve` share: the working generator (the caller's flow and
-    FunkNN, a copy of the autoencoder), the latent noise, the objective's parts and the history."""
+    """What the phases of :func:`solve` share: the prior, the latent noise (B, L), the stacked
+    decoder copies once fine-tuning starts, the objective's parts and the history."""
 
     G: ContinuousGenerator
     w: torch.Tensor
@@ -195,35 +241,45 @@ class _Run:
     torch_gen: torch.Generator
     truth: torch.Tensor | None
     metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    decoders: _Decoders | None = None
     step: int = 0
     history: dict = field(default_factory=lambda: {"step": [], "loss": [], "phase": [],
-                                                   "record_step": [], "snr": []})
+                                                   "record_step": [], "snr": [], "snr_per_image": []})
+
+    def low(self) -> torch.Tensor:
+        if self.decoders is not None:
+            return self.decoders.images()
+        return self.G.low_resolution(self.w)
 
     def objective(self) -> torch.Tensor:
-        low = self.G.low_resolution(self.w)
-        loss = self.problem.loss(self.G.funknn, low, self.torch_gen)
+        """Sum over the images of each one's objective (so that each ``w`` and each decoder copy
+        gets exactly the gradient of its own problem)."""
+        low = self.low()
+        loss = self.problem.loss(self.G.funknn, low, self.torch_gen)            # (B,)
         relative = self.config.scale == "relative"
         if relative:
-            loss = loss / self.problem.data_scale
+            loss = loss / self.problem.data_scale.to(loss.device)
         if self.config.latent_weight > 0:
-            loss = loss + self.config.latent_weight * self.w.pow(2).mean()
+            loss = loss + self.config.latent_weight * self.w.pow(2).mean(1)
         if self.config.tv_weight > 0:
-            tv = (mean_gradient_magnitude(low) / self.problem.tv_scale if relative
+            tv = (mean_gradient_magnitude(low) / self.problem.tv_scale.to(low.device) if relative
                   else total_variation(low))
-            loss = loss + self.config.tv_weight * tv.mean()
-        return loss
+            loss = loss + self.config.tv_weight * tv
+        return loss.sum()
 
     @torch.no_grad()
     def image(self) -> tuple[torch.Tensor, torch.Tensor]:
-        low = self.G.low_resolution(self.w)
+        low = self.low()
         return render(self.G.funknn, low, self.problem.size, chunk=1 << 16), low
 
     def record(self) -> None:
         if self.truth is None:
             return
         image, _ = self.image()
+        values = [float(v) for v in self.metric(image, self.truth.to(image.device)).reshape(-1)]
         self.history["record_step"].append(self.step)
-        self.history["snr"].append(float(self.metric(image, self.truth.to(image.device)).mean()))
+        self.history["snr_per_image"].append(values)
+        self.history["snr"].append(sum(values) / len(values))
 
 
 def _phase(run: _Run, name: str, params: Sequence[torch.Tensor], steps: int, lr: float, bar: tqdm) -> None:
@@ -238,64 +294,71 @@ def _phase(run: _Run, name: str, params: Sequence[torch.Tensor], steps: int, lr:
         optimiser.step()
         run.step += 1
         run.history["step"].append(run.step)
-        run.history["loss"].append(float(loss.detach()))
+        run.history["loss"].append(float(loss.detach()) / run.problem.batch)
         run.history["phase"].append(name)
         bar.update(1)
         if run.step % run.config.record_every == 0:
             run.record()
 
 
-def _start(prior: ContinuousGenerator, init: torch.Tensor | None) -> tuple[ContinuousGenerator, torch.Tensor]:
-    """The working generator (a copy of the autoencoder, whose decoder may be fine-tuned, with the
-    caller's flow and FunkNN) and the initial latent noise (a leaf tensor that requires grad)."""
+def _initial_noise(prior: ContinuousGenerator, problem: Problem, init: torch.Tensor | None) -> torch.Tensor:
+    """The initial latent noise (B, L): the flow's mean (0) or ``init``; a leaf that requires grad."""
     device = next(prior.parameters()).device
-    G = ContinuousGenerator(copy.deepcopy(prior.autoencoder), prior.flow, prior.funknn).eval()
-    w = torch.zeros(1, G.latent_dim, device=device) if init is None else init.detach().clone().to(device)
-    if w.shape != (1, G.latent_dim):
-        raise ValueError(f"init must have shape (1, {G.latent_dim}), got {tuple(w.shape)}")
-    return G, w.requires_grad_(True)
+    shape = (problem.batch, prior.latent_dim)
+    w = torch.zeros(shape, device=device) if init is None else init.detach().clone().to(device)
+    if w.shape != shape:
+        raise ValueError(f"init must have shape {shape} (one row per image of the problem), "
+                         f"got {tuple(w.shape)}")
+    return w.requires_grad_(True)
 
 
 def solve(prior: ContinuousGenerator, problem: Problem, config: SolverConfig, *,
           truth: torch.Tensor | None = None,
           metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
           init: torch.Tensor | None = None, progress: bool = True) -> dict:
-    """Reconstruct a continuous image from measurements in the prior's latent space.
+    """Reconstruct continuous images from measurements in the prior's latent space.
 
     Two phases: Adam on the latent noise ``w`` (``config.steps``), then, optionally, Adam on the
-    weights of a copy of the decoder with ``w`` fixed (``config.finetune_steps``).
+    weights of a copy of the decoder per image with ``w`` fixed (``config.finetune_steps``).
+    The B images of the problem are solved together, each independently of the others.
 
     Args:
         prior: a :class:`~funknn.generative.ContinuousGenerator`; left unchanged (weights,
             ``requires_grad``, ``.grad``).
         problem: a :class:`DerivativeProblem` or :class:`CTProblem` (any :class:`Problem`).
         config: solver settings.
-        truth: optional ground truth (1, C, H, W) at ``problem.size``, for the SNR history.
-        metric: ``metric(estimate, truth) -> (1,)`` in dB; default :func:`funknn.metrics.snr`.
-        init: initial latent noise (1, L); default the flow's mean, 0.
+        truth: optional ground truth (B, C, H, W) at ``problem.size``, for the SNR history.
+        metric: ``metric(estimate, truth) -> (B,)`` in dB; default :func:`funknn.metrics.snr`.
+        init: initial latent noise (B, L); default the flow's mean, 0.
         progress: show a tqdm progress bar.
 
     Returns:
-        ``{"image": (1, C, H, W) rendered at problem.size, "low": the decoded low-resolution
-        image, "noise": w, "history": {"step", "loss", "phase", "record_step", "snr"}}``.
+        ``{"image": (B, C, H, W) rendered at problem.size, "low": the decoded low-resolution
+        images, "noise": w, "latent_image": the images when the latent phase ended (before any
+        fine-tuning), "history": {"step", "loss" (mean per image), "phase", "record_step",
+        "snr" (mean over the images), "snr_per_image"}}``.
     """
     from .metrics import snr
 
-    G, w = _start(prior, init)
-    run = _Run(G, w, problem, config, torch.Generator().manual_seed(config.seed), truth, metric or snr)
+    w = _initial_noise(prior, problem, init)
+    run = _Run(prior, w, problem, config, torch.Generator().manual_seed(config.seed), truth, metric or snr)
     bar = tqdm(total=config.steps + config.finetune_steps, disable=not progress, desc="solve")
     run.record()
     _phase(run, "latent", [w], config.steps, config.lr, bar)
     w.requires_grad_(False)
+    latent_image, _ = run.image()
     if config.finetune_steps:
-        decoder = G.autoencoder
-        params = list(decoder.decoder.parameters()) + list(decoder.from_latent.parameters())
-        _phase(run, "decoder", params, config.finetune_steps, config.finetune_lr, bar)
+        with torch.no_grad():
+            codes = prior.flow(w)
+        run.decoders = _Decoders(prior.autoencoder, codes)
+        _phase(run, "decoder", list(run.decoders.weights.values()), config.finetune_steps,
+               config.finetune_lr, bar)
     if not run.history["record_step"] or run.history["record_step"][-1] != run.step:
         run.record()
     bar.close()
     image, low = run.image()
-    return {"image": image, "low": low, "noise": w.detach(), "history": run.history}
+    return {"image": image, "low": low, "noise": w.detach(), "latent_image": latent_image,
+            "history": run.history}
 
 
 # ----------------------------------------------------------------------------- baselines
