@@ -411,10 +411,11 @@ def poisson_tv(gradients: torch.Tensor, mask: torch.Tensor | None, size: int | t
     argmin_x mean over measured pixels ‖∇_h x − g‖² + λ TV(x), ∇_h the finite-difference
     gradient of :func:`pixel_gradient`. The mean of x is not identified by derivatives (it stays
     at 0); compare with a scale-and-shift-invariant SNR. With ``scale="relative"`` (default) both
-    terms are relative, as in :class:`SolverConfig`: the misfit divided by the mean measured
-    ‖g‖², TV = :func:`mean_gradient_magnitude` divided by the mean measured ‖g‖, so that one λ
-    means the same for this baseline and for the prior; ``"absolute"``: the misfit plus λ times
-    :func:`total_variation` (per-pixel differences).
+    terms are relative and per image, as in :class:`SolverConfig`: the misfit divided by the
+    image's mean measured ‖g‖², TV = :func:`mean_gradient_magnitude` divided by its mean
+    measured ‖g‖, so that one λ means the same for this baseline and for the prior, and each
+    image of a batch is solved as it would be alone; ``"absolute"``: the misfit (pooled over the
+    batch) plus λ times :func:`total_variation` (per-pixel differences).
 
     Args:
         gradients: (B, H·W, C, 2) measured gradients at the pixel centres (any values where
@@ -433,15 +434,15 @@ def poisson_tv(gradients: torch.Tensor, mask: torch.Tensor | None, size: int | t
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; expected one of {SCALES}")
     weight = weight.to(gradients.device)
-    count = weight.sum().clamp_min(1)
+    count = weight.flatten(1).sum(1).clamp_min(1)                             # (B,) measured locations
     measured = (gradients.detach() ** 2 * weight).sum(dim=(-1, -2))          # (B, N): ‖g‖² where measured
-    data_scale = float((measured.sum() / count).clamp_min(1e-30))
-    tv_scale = float((measured.sqrt().sum() / count).clamp_min(1e-30))
+    data_scale = (measured.sum(1) / count).clamp_min(1e-30)                  # per image
+    tv_scale = (measured.sqrt().sum(1) / count).clamp_min(1e-30)
 
     def loss(x: torch.Tensor) -> torch.Tensor:
-        misfit = ((pixel_gradient(x) - gradients) ** 2 * weight).sum() / count
+        misfit = ((pixel_gradient(x) - gradients) ** 2 * weight).flatten(1).sum(1) / count     # (B,)
         if scale == "absolute":
-            return misfit + tv_weight * total_variation(x).sum()
-        return misfit / data_scale + tv_weight * mean_gradient_magnitude(x).sum() / tv_scale
+            return (misfit * count).sum() / count.sum() + tv_weight * total_variation(x).sum()
+        return (misfit / data_scale + tv_weight * mean_gradient_magnitude(x) / tv_scale).sum()
 
     return _adam_pixels(torch.zeros(B, C, H, W, device=gradients.device), loss, steps, lr, False)

@@ -15,10 +15,12 @@ def _load(name):
 
 
 def test_derivative_weights_script(capsys):
-    args = ["--images", "1", "--n", "16", "--steps", "1", "--baseline-steps", "1", "--weights", "0", "0.01",
-            "--batch-points", "64"]
+    args = ["--images", "2", "--n", "16", "--steps", "1", "--baseline-steps", "1", "--weights", "0", "0.01",
+            "--batch-points", "64", "--finetune-steps", "1"]
     out = _load("derivative_weights").main(args)
-    assert set(out["best"]) == {("sparse", "FunkNN prior"), ("sparse", "Poisson + TV")}
+    assert set(out["best"]) == {("sparse", "FunkNN prior"), ("sparse", "FunkNN prior, latent only"),
+                                ("sparse", "Poisson + TV")}
+    assert len(out["scores"]["sparse", "Poisson + TV", 0.01]) == 2
     assert "validation phantoms" in capsys.readouterr().out
 
 

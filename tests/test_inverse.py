@@ -116,6 +116,12 @@ def test_poisson_integration_recovers_up_to_a_constant():
     assert si_snr(poisson_tv(g, mask, 16, tv_weight=1e-3, steps=800, lr=5e-2), image) > 10
     with pytest.raises(ValueError, match="locations"):
         poisson_tv(g[:, :100], None, 16)
+    # a batch: each image as alone (relative scales are per image), though their gradients differ 10×
+    pair, masks = torch.cat([g, 10 * g.roll(7, 1)]), torch.cat([mask, mask.roll(3, 1)])
+    both = poisson_tv(pair, masks, 16, tv_weight=0.05, steps=30, lr=5e-2)
+    for i in range(2):
+        alone = poisson_tv(pair[i:i + 1], masks[i:i + 1], 16, tv_weight=0.05, steps=30, lr=5e-2)
+        assert torch.allclose(both[i:i + 1], alone, atol=1e-5)
 
 
 def test_solve_leaves_the_prior_untouched_weights_flags_and_grads():
