@@ -34,4 +34,10 @@ def test_tv_weight_script(capsys, monkeypatch):
 def test_prior_quality_script(capsys):
     _load("prior_quality").main(["--images", "8", "--train", "16"])
     out = capsys.readouterr().out
-    assert "autoencoder SNR, test (8)" in out and "precision / recall" in out
+    assert "autoencoder SNR, test (8)" in out and "precision / recall" in out and "x2 (64² -> 128²)" in out
+
+
+def test_patches_script(capsys):
+    ratios = _load("patches").main(["--repeats", "1", "--size", "8"])
+    assert len(ratios) == 2 and all(r > 0 for r in ratios.values())
+    assert "faster" in capsys.readouterr().out

@@ -197,3 +197,38 @@ def test_pure_kernels_match_grid_sample_and_have_second_derivatives(kernel):
         assert h[..., 0].abs().max() == 0                     # piecewise linear along x
     else:
         assert h[..., 0].abs().max() > 0
+
+
+@pytest.mark.parametrize("boundary", ["reflection", "extrapolate"])
+def test_separable_patches_equal_pointwise_cubic_conv_to_second_derivatives(boundary):
+    """FunkNN's cubic_conv spatial transformer (one pixel block per query) against sampling each
+    patch point on its own: values, gradient and Laplacian in the coordinates, and the gradients
+    of a loss on them with respect to the image and the patch spacing."""
+    from funknn.derivatives import derivatives
+    from funknn.models import FunkNN
+
+    torch.manual_seed(0)
+    model = FunkNN(1, network="mlp", kernel="cubic_conv", boundary=boundary).double()
+    with torch.no_grad():
+        model.scale.copy_(torch.tensor([1.3, 0.7]))        # neither a pixel nor equal per axis
+    image = torch.rand(2, 1, 11, 9, dtype=torch.float64, requires_grad=True)
+    coords = (torch.rand(2, 40, 2, dtype=torch.float64) * 2.2 - 1.1).clamp(-1, 1)
+    coords[0, :9] = grid_coords(11, 9)[:9].double()        # pixel centres: t = 0 exactly
+
+    def pointwise(q, img):
+        p = model.patch_size
+        pixel = torch.tensor([2.0 / img.shape[-1], 2.0 / img.shape[-2]], dtype=img.dtype)
+        where = q.unsqueeze(2) + model.offsets.double() * (model.scale * pixel)
+        values = sample(img, where.reshape(q.shape[0], -1, 2), "cubic_conv", validate=False,
+                        boundary=boundary)
+        return values.reshape(q.shape[0], q.shape[1], p, p, 1).permute(0, 1, 4, 2, 3)
+
+    assert torch.allclose(model.patches(coords, image), pointwise(coords, image), atol=1e-12)
+    results = []
+    for patches in (model.patches, pointwise):
+        model.patches = patches
+        u, g, lap = derivatives(model, image, coords, order=2, create_graph=True)
+        results.append((u, g, lap, *torch.autograd.grad(g.pow(2).sum() + lap.sum(), [image, model.scale])))
+    del model.patches
+    for fast, slow in zip(*results):
+        assert torch.allclose(fast, slow, atol=1e-9, rtol=1e-9)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..sampling import check_coords, check_image, check_kernel, sample
+from ..sampling import check_coords, check_image, check_kernel, cubic_conv_patches, sample
 
 NETWORKS = ("cnn", "mlp")
 ACTIVATIONS = ("relu", "sine")
@@ -195,6 +195,10 @@ class FunkNN(nn.Module):
         B, C, H, W = image.shape
         N = coords.shape[1]
         p = self.patch_size
+        if self.kernel == "cubic_conv":     # separable: one block of pixels per query
+            offsets = torch.arange(p, device=image.device, dtype=image.dtype) - self.centre
+            return cubic_conv_patches(image, coords.to(image.dtype), offsets, self.scale.to(image.dtype),
+                                      boundary=self.boundary)
         pixel = torch.tensor([2.0 / W, 2.0 / H], device=image.device, dtype=image.dtype)
         step = (self.offsets.to(image.dtype) * (self.scale.to(image.dtype) * pixel))  # (p*p, 2)
         where = coords.to(image.dtype).unsqueeze(2) + step                          # (B, N, p*p, 2)
