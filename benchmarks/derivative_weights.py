@@ -7,8 +7,8 @@ the prior), the data the gradients of its cubic-convolution interpolant
 (funknn.physics.measure_gradients), dense or at the 20% largest |∇u|. Prints the mean SI-SNR per
 weight and the best weight per method and problem.
 
-    .venv/bin/python benchmarks/derivative_weights.py [--images 8] [--n 128] [--steps 300]
-        [--finetune-steps 100] [--weights 0 0.001 0.01 0.1] [--checkpoint-dir DIR]
+    .venv/bin/python benchmarks/derivative_weights.py [--images 8] [--n 128] [--steps 800]
+        [--finetune-steps 200] [--weights 0 0.001 0.01 0.1 0.3 1] [--checkpoint-dir DIR]
 
 The defaults are chapter 5's quick profile (the images of one weight are solved as one batch).
 """
@@ -24,20 +24,20 @@ from funknn.data import ellipse_set
 from funknn.generative import load_prior
 from funknn.inverse import DerivativeProblem, SolverConfig, poisson_tv, solve
 from funknn.metrics import si_snr
-from funknn.physics import grid_locations, largest_gradients, measure_gradients
+from funknn.physics import grid_locations, largest_gradients, location_mask, measure_gradients, take_locations
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--n", type=int, default=128, help="reconstruction resolution")
-    parser.add_argument("--steps", type=int, default=300, help="latent steps of the prior")
-    parser.add_argument("--finetune-steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=800, help="latent steps of the prior")
+    parser.add_argument("--finetune-steps", type=int, default=200)
     parser.add_argument("--lr", type=float, default=3e-2)
     parser.add_argument("--finetune-lr", type=float, default=1e-4)
-    parser.add_argument("--batch-points", type=int, default=512)
+    parser.add_argument("--batch-points", type=int, default=1024)
     parser.add_argument("--baseline-steps", type=int, default=1500)
-    parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 1e-3, 1e-2, 1e-1])
+    parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 1e-3, 1e-2, 1e-1, 0.3, 1.0])
     parser.add_argument("--problems", nargs="+", default=["sparse"], choices=("dense", "sparse"))
     parser.add_argument("--checkpoint-dir", default=None, help="prior folder (default: the shipped prior)")
     return parser.parse_args(argv)
@@ -56,10 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     for kind in args.problems:
         idx = keep[kind]
-        mask = torch.zeros(args.images, n * n, dtype=torch.bool).scatter_(1, idx, True)
-        problem = DerivativeProblem(coords.gather(1, idx[..., None].expand(-1, -1, 2)),
-                                    measured.gather(1, idx[..., None, None].expand(-1, -1, 1, 2)), n,
-                                    args.batch_points)
+        problem = DerivativeProblem(*take_locations(idx, coords, measured), n, args.batch_points)
         for w in args.weights:
             config = SolverConfig(steps=args.steps, lr=args.lr, finetune_steps=args.finetune_steps,
                                   finetune_lr=args.finetune_lr, tv_weight=w, record_every=max(1, args.steps))
@@ -67,7 +64,8 @@ def main(argv: list[str] | None = None) -> dict:
             scores[kind, "FunkNN prior", w] = si_snr(out["image"], truth).tolist()
             if args.finetune_steps:
                 scores[kind, "FunkNN prior, latent only", w] = si_snr(out["latent_image"], truth).tolist()
-            pixels = poisson_tv(measured, mask, n, tv_weight=w, steps=args.baseline_steps, lr=2e-2)
+            pixels = poisson_tv(measured, location_mask(idx, n * n), n, tv_weight=w,
+                                steps=args.baseline_steps, lr=2e-2)
             scores[kind, "Poisson + TV", w] = si_snr(pixels, truth).tolist()
     print(f"{args.images} validation phantoms at {n}², prior at {prior.low_size}², "
           f"{args.steps} latent steps, {time.perf_counter() - start:.0f} s")

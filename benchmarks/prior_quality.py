@@ -1,9 +1,11 @@
 """Quality of a generative prior's discrete parts on phantoms it never saw: the autoencoder's
 reconstruction SNR on validation and test phantoms, the flow's NLL beside a diagonal Gaussian's,
-and k-NN precision / recall of decoded samples against test phantoms (the figures of
-data/checkpoints/README.md for ellipses40k_autoencoder and ellipses40k_flow).
+k-NN precision / recall of decoded samples against test phantoms, and FunkNN's ×2 rendering of
+d×d phantoms against the same phantoms rasterised at 2d (the figures of data/checkpoints/README.md
+for the shipped prior).
 
     .venv/bin/python benchmarks/prior_quality.py [--autoencoder NAME_OR_FILE] [--flow NAME_OR_FILE]
+        [--funknn NAME_OR_FILE]
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from pathlib import Path
 import torch
 
 import funknn
-from funknn.data import ellipse_phantoms
+from funknn.data import ellipse_phantoms, ellipse_set
+from funknn.evaluation import evaluate
 from funknn.generative import DiagonalGaussian, encode, sample_quality
 from funknn.metrics import snr
 from funknn.models.flow import gaussian_nll_bits_per_dim
+from funknn.sampling import Interpolator
 
 
 def _load(spec: str) -> torch.nn.Module:
@@ -28,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--autoencoder", default="ellipses40k_autoencoder")
     parser.add_argument("--flow", default="ellipses40k_flow")
+    parser.add_argument("--funknn", default="ellipses64_factor")
     parser.add_argument("--images", type=int, default=500, help="validation / test phantoms and samples")
     parser.add_argument("--train", type=int, default=5000, help="training phantoms for the Gaussian")
     args = parser.parse_args(argv)
@@ -52,6 +57,14 @@ def main(argv: list[str] | None = None) -> None:
     for name, x in samples.items():
         q = sample_quality(test, x)
         print(f"precision / recall against test phantoms, {name}: {q['precision']:.2f} / {q['recall']:.2f}")
+    renderers = {"FunkNN": (_load(args.funknn), True), "bicubic": (Interpolator("bicubic"), False),
+                 "cubic_conv": (Interpolator("cubic_conv"), False)}
+    for split in ("validation", "test"):
+        fine = ellipse_set(split, args.images).images(2 * size)
+        row = {name: float(evaluate(m, fine, size, scales=(2,), hierarchical=h)[2]["snr"].mean())
+               for name, (m, h) in renderers.items()}
+        print(f"x2 ({size}² -> {2 * size}²) SNR, {split} ({args.images}): "
+              + ", ".join(f"{k} {v:.2f} dB" for k, v in row.items()))
 
 
 if __name__ == "__main__":

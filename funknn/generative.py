@@ -249,7 +249,8 @@ class ContinuousGenerator(nn.Module):
 #: file names of a prior saved in one folder (what chapter 4 writes with ``train=True``)
 PRIOR_FILES = {"autoencoder": "autoencoder.pt", "flow": "flow.pt", "funknn": "funknn.pt"}
 #: the shipped prior (``funknn.pretrained`` names)
-SHIPPED_PRIOR = {"autoencoder": "ellipses_autoencoder", "flow": "ellipses_flow", "funknn": "ellipses_factor"}
+SHIPPED_PRIOR = {"autoencoder": "ellipses40k_autoencoder", "flow": "ellipses40k_flow",
+                 "funknn": "ellipses64_factor"}
 
 
 def load_prior(directory: str | Path | None = None, device: torch.device | str | None = None

@@ -18,13 +18,12 @@ PRETRAINED: dict[str, str] = {
     "photos_liif_140k": "LIIF pruned to ~140K parameters, continuous mode, embedded RGB photos",
     "bumps_derivatives": "FunkNN (MLP, sine, cubic_conv kernel with Keys' boundary), single mode, "
                          "Gaussian bumps 64 -> any coordinate, trained on image + gradient + Laplacian",
-    "ellipses_autoencoder": "Autoencoder of the generative prior, random-ellipse phantoms 64x64, latent 128",
-    "ellipses_flow": "RealNVP flow (5 blocks) on the latent codes of ellipses_autoencoder",
-    "ellipses_factor": "FunkNN (MLP, cubic_conv kernel), factor mode, random-ellipse phantoms 128x128",
     "ellipses40k_autoencoder": "Autoencoder, 40,000 random-ellipse phantoms 64x64, spatial code 512, MSE "
                                "(test SNR 24.5 dB)",
     "ellipses40k_flow": "RealNVP (5 coupling blocks of one coupling, hidden 256x256) on the codes of "
                         "ellipses40k_autoencoder",
+    "ellipses64_factor": "FunkNN (MLP, cubic_conv kernel), factor mode on 10,000 random-ellipse phantoms at "
+                         "64x64 (the generator's resolution): the shipped prior's renderer",
 }
 
 
