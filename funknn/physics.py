@@ -70,6 +70,33 @@ def largest_gradients(grad: torch.Tensor, fraction: float = 0.2) -> torch.Tensor
     return magnitude.topk(k, dim=1).indices
 
 
+def take_locations(index: torch.Tensor, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The entries at ``index`` (B, k) along dimension 1 of each (B, N, …) tensor: e.g. the
+    coordinates and gradients of the locations :func:`largest_gradients` keeps.
+
+    Example:
+        >>> coords, grads = grid_locations(4, 2), torch.arange(32.).reshape(2, 16, 1, 1).expand(-1, -1, 1, 2)
+        >>> c, g = take_locations(torch.tensor([[15, 0], [3, 4]]), coords, grads)
+        >>> c.shape, g[1, :, 0, 0].tolist()
+        (torch.Size([2, 2, 2]), [19.0, 20.0])
+    """
+    if index.dim() != 2:
+        raise ValueError(f"index must have shape (B, k), got {tuple(index.shape)}")
+    out = []
+    for t in tensors:
+        if t.dim() < 2 or t.shape[0] != index.shape[0]:
+            raise ValueError(f"a tensor of shape {tuple(t.shape)} has no (B = {index.shape[0]}, N) "
+                             "dimensions")
+        idx = index.to(t.device).reshape(*index.shape, *([1] * (t.dim() - 2)))
+        out.append(t.gather(1, idx.expand(-1, -1, *t.shape[2:])))
+    return tuple(out)
+
+
+def location_mask(index: torch.Tensor, count: int) -> torch.Tensor:
+    """(B, count) boolean mask that is True at the locations ``index`` (B, k)."""
+    return torch.zeros(index.shape[0], count, dtype=torch.bool, device=index.device).scatter_(1, index, True)
+
+
 # ----------------------------------------------------------------------------- CT
 
 def _available_impls() -> list[str]:
