@@ -121,7 +121,7 @@ def tiny_prior(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("name, extra", [
     ("05_inverse_derivatives", dict(finetune_steps=1, baseline_steps=2)),
-    ("06_limited_view_ct", dict(tv_steps=2, num_angles=20)),
+    ("06_limited_view_ct", dict(finetune_steps=1, tv_steps=2, num_angles=20)),
 ])
 def test_inverse_notebooks_paper_profile(tmp_path, tiny_prior, name, extra):
     summary = run_paper_profile(name, tmp_path, checkpoint_dir=str(tiny_prior), data_dir=str(tiny_prior),
