@@ -25,6 +25,16 @@ def _generator():
     return ContinuousGenerator(ae, flow, FunkNN(1, network="mlp", kernel="cubic_conv").eval())
 
 
+def _measured(G, count, n, seed):
+    """Latent noise of ``count`` images of the generator, their renderings at n×n and the exact
+    gradients of the generator's continuous images at the n×n pixel centres."""
+    ws = 0.8 * torch.randn(count, 8, generator=torch.Generator().manual_seed(seed))
+    coords = grid_locations(n, count)
+    with torch.no_grad():
+        truth = G.render(ws, n)
+    return ws, coords, truth, gradient(G.funknn, G.low_resolution(ws), coords)
+
+
 def test_total_variation_and_pixel_gradient():
     flat = torch.ones(2, 1, 8, 8)
     assert torch.allclose(total_variation(flat), torch.full((2,), 1e-4))
@@ -38,11 +48,7 @@ def test_total_variation_and_pixel_gradient():
 
 def test_solver_recovers_a_generated_image_from_its_derivatives():
     G = _generator()
-    target_w = 0.8 * torch.randn(1, 8, generator=torch.Generator().manual_seed(3))
-    coords = grid_locations(24, 1)
-    with torch.no_grad():
-        truth = G.render(target_w, 24)
-    grads = gradient(G.funknn, G.low_resolution(target_w), coords)
+    _, coords, truth, grads = _measured(G, 1, 24, seed=3)
     problem = DerivativeProblem(coords, grads, 24, batch_points=256)
     before = [p.clone() for p in G.parameters()]
     out = solve(G, problem, SolverConfig(steps=150, lr=5e-2, record_every=50, finetune_steps=10),
@@ -51,7 +57,7 @@ def test_solver_recovers_a_generated_image_from_its_derivatives():
     assert out["image"].shape == (1, 1, 24, 24) and out["noise"].shape == (1, 8)
     assert h["snr"][-1] > h["snr"][0] + 3 and h["phase"][-1] == "decoder" and len(h["loss"]) == 160
     assert all(torch.equal(a, b) for a, b in zip(before, G.parameters()))      # the prior is unchanged
-    assert torch.equal(out["latent_image"], out["latent_image"]) and h["snr_per_image"][-1] == [h["snr"][-1]]
+    assert out["latent_image"].shape == out["image"].shape and h["snr_per_image"][-1] == [h["snr"][-1]]
     with pytest.raises(ValueError, match="init"):
         solve(G, problem, SolverConfig(steps=1), init=torch.zeros(2, 8), progress=False)
     with pytest.raises(ValueError, match="gradients"):
@@ -83,11 +89,7 @@ def test_a_batch_of_images_is_solved_as_each_would_be_alone():
     constant: derivatives do not see the decoder's output bias, whose gradient is rounding noise
     that Adam's normalisation turns into steps of any sign)."""
     G = _generator()
-    ws = 0.8 * torch.randn(3, 8, generator=torch.Generator().manual_seed(5))
-    coords = grid_locations(12, 3)
-    with torch.no_grad():
-        truth = G.render(ws, 12)
-    grads = gradient(G.funknn, G.low_resolution(ws), coords)
+    _, coords, truth, grads = _measured(G, 3, 12, seed=5)
     config = SolverConfig(steps=6, lr=5e-2, finetune_steps=4, finetune_lr=1e-3, tv_weight=0.1, record_every=5)
     together = solve(G, DerivativeProblem(coords, grads, 12), config, truth=truth, metric=si_snr,
                      progress=False)
