@@ -79,11 +79,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.model == "funknn":
         model = build("funknn", in_channels=args.channels, network=args.network, kernel=args.kernel,
                       patch_size=args.patch_size, activation=args.activation,
-                      boundary=args.boundary, output_init=args.output_init)
+                      boundary=args.boundary, output_init=args.output_init,
+                      centred_input=args.centred_input)
         label = f"FunkNN ({args.network}, {args.kernel})"
     elif args.model == "unet":
-        model = build("unet", in_channels=args.channels, width=args.unet_width, depth=args.unet_depth)
-        label = f"U-Net (width {args.unet_width}, depth {args.unet_depth}, ×2)"
+        model = build("unet", in_channels=args.channels, width=args.unet_width, depth=args.unet_depth,
+                      bicubic_skip=args.unet_bicubic_skip)
+        label = (f"U-Net (width {args.unet_width}, depth {args.unet_depth}, ×2, "
+                 f"{'bicubic skip' if args.unet_bicubic_skip else 'no global skip'})")
     else:
         model = build(args.model, in_channels=args.channels)
         label = f"LIIF ({args.model.split('-', 1)[1]})"
@@ -244,6 +247,10 @@ def _train_parser(sub: Any) -> None:
     t.add_argument("--unet-width", type=int, default=default(UNet, "width"),
                    help="U-Net: channels of the first level")
     t.add_argument("--unet-depth", type=int, default=default(UNet, "depth"), help="U-Net: number of levels")
+    t.add_argument("--unet-bicubic-skip", action=argparse.BooleanOptionalAction,
+                   default=default(UNet, "bicubic_skip"),
+                   help="U-Net: add its output to the bicubic up-sampling "
+                        "(--no-unet-bicubic-skip: the paper's U-Net)")
     t.add_argument("--network", choices=("cnn", "mlp"), default=default(FunkNN, "network"))
     t.add_argument("--kernel", choices=KERNELS, default=default(FunkNN, "kernel"))
     t.add_argument("--patch-size", type=int, default=default(FunkNN, "patch_size"))
@@ -255,7 +262,12 @@ def _train_parser(sub: Any) -> None:
     t.add_argument("--boundary", choices=("reflection", "extrapolate"), default=default(FunkNN, "boundary"),
                    help="continuation beyond the border ('extrapolate': cubic_conv only)")
     t.add_argument("--output-init", type=float, default=default(FunkNN, "output_init"),
-                   help="initial scale of the output layer (0: start as plain interpolation)")
+                   help="initial scale of the output layer (0: start as plain interpolation; 1: "
+                        "PyTorch's default, the paper)")
+    t.add_argument("--centred-input", action=argparse.BooleanOptionalAction,
+                   default=default(FunkNN, "centred_input"),
+                   help="feed the network the patch minus its centre value (--no-centred-input: the "
+                        "raw patch, the paper)")
     t.add_argument("--channels", type=int, choices=(1, 3), default=default(FunkNN, "in_channels"))
     t.add_argument("--count", type=int, default=1000, help="--data ellipses / lodopab:DIR: number of images")
     t.add_argument("--size", type=int, default=default(TrainConfig, "size"),

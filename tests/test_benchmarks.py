@@ -4,6 +4,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -41,3 +43,12 @@ def test_patches_script(capsys):
     ratios = _load("patches").main(["--repeats", "1", "--size", "8"])
     assert len(ratios) == 2 and all(r > 0 for r in ratios.values())
     assert "faster" in capsys.readouterr().out
+
+
+def test_design_choices_script(capsys, tmp_path):
+    out = _load("design_choices").main(["--steps", "2", "--size", "16", "--batch-images", "2",
+                                         "--batch-pixels", "16", "--tiles", "1", "--tile", "64",
+                                         "--low-size", "16", "--out", str(tmp_path)])
+    assert len(out["variants"]) == 4 and (tmp_path / "results.json").is_file()
+    assert all(len(v["loss"]) == 2 and np.isfinite(v["snr"]["x4"]) for v in out["variants"].values())
+    assert "paper (raw patch, default init)" in capsys.readouterr().out

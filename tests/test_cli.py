@@ -77,11 +77,13 @@ def test_cli_defaults_are_the_librarys():
     for field in ("mode", "size", "steps", "batch_images", "batch_pixels", "lr", "loss", "seed",
                   "checkpoint_every", "gradient_weight", "laplacian_weight", "lr_drop_at", "lr_drop"):
         assert train[field] == getattr(config, field), field
-    for field in ("network", "kernel", "patch_size", "activation", "boundary", "output_init"):
+    for field in ("network", "kernel", "patch_size", "activation", "boundary", "output_init",
+                  "centred_input"):
         assert train[field] == model.config[field], field
     assert train["channels"] == model.config["in_channels"]
     unet = UNet()
-    assert (train["unet_width"], train["unet_depth"]) == (unet.config["width"], unet.config["depth"])
+    assert (train["unet_width"], train["unet_depth"], train["unet_bicubic_skip"]) == (
+        unet.config["width"], unet.config["depth"], unet.config["bicubic_skip"])
     ae_args = vars(parser.parse_args(["train-autoencoder", "--out", "x"]))
     ae, fit = Autoencoder(), FitConfig()
     assert (ae_args["size"], ae_args["latent_dim"], ae_args["width"], ae_args["max_width"],

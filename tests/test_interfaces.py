@@ -56,7 +56,7 @@ def test_old_files_with_partial_configs_load_and_resume(tmp_path):
     config = TrainConfig(mode="single", size=16, steps=1, batch_images=2, batch_pixels=8, checkpoint_every=1)
     train(model, photos, config, checkpoint=tmp_path / "run.pt", progress=False)
     record = torch.load(tmp_path / "run.pt", weights_only=True)
-    for key in ("boundary", "output_init"):       # what files written before complete configs lack
+    for key in ("boundary", "output_init", "centred_input"):   # keys older files lack
         del record["model_config"][key]
     checkpoints.write_atomic(record, tmp_path / "run.pt")
     assert funknn.load(tmp_path / "run.pt").config == model.config

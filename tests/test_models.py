@@ -114,6 +114,28 @@ def test_output_init_zero_is_exactly_the_kernel_and_boundary_is_kept():
         FunkNN(1, output_init=-1.0)
 
 
+def test_raw_patch_input_is_the_papers_network():
+    torch.manual_seed(0)
+    ours = FunkNN(1, network="mlp")
+    paper = FunkNN(1, network="mlp", centred_input=False, output_init=1.0)
+    assert ours.config["centred_input"] and not paper.config["centred_input"]
+    paper.load_state_dict(ours.state_dict())
+    image = torch.rand(1, 1, 10, 10)
+    coords = torch.rand(1, 20, 2) * 2 - 1
+    patch = ours.patches(coords, image).reshape(20, 1, 9, 9)
+    centre = patch[:, :, 4, 4]
+    with torch.no_grad():
+        assert torch.allclose(ours(coords, image)[0], ours.net(patch - centre[:, :, None, None]) + centre,
+                              atol=1e-6)
+        assert torch.allclose(paper(coords, image)[0], ours.net(patch) + centre, atol=1e-6)
+        # a constant image: the centred network sees zeros, the paper's network the constant
+        flat = torch.full((1, 1, 10, 10), 0.7)
+        assert torch.allclose(ours(coords, flat), 0.7 + ours.net(torch.zeros(1, 1, 9, 9)), atol=1e-6)
+        assert not torch.allclose(paper(coords, flat), ours(coords, flat))
+    with pytest.raises(ValueError, match="centred_input"):
+        FunkNN(1, centred_input="no")
+
+
 def test_liif_sizes_match_the_paper_and_rebuild_from_config():
     from funknn.models import LIIF
 
@@ -163,3 +185,20 @@ def test_unet_maps_one_scale_only():
         model(torch.rand(1, 3, 5, 5))
     results = evaluate(model, torch.rand(2, 3, 32, 32), 8, scales=(2, 4))
     assert list(results) == [2]                                     # ×4: not supported, left out
+
+
+def test_the_papers_unet_has_no_global_skip():
+    from funknn.models import UNet
+
+    torch.manual_seed(0)
+    ours, paper = UNet(width=8, depth=3), UNet(width=8, depth=3, bicubic_skip=False)
+    assert count_parameters(ours) == count_parameters(paper) and not paper.config["bicubic_skip"]
+    image = torch.rand(2, 3, 8, 8)
+    up = torch.nn.functional.interpolate(image, scale_factor=2, mode="bicubic", align_corners=False)
+    with torch.no_grad():
+        paper.out.weight.zero_()
+        paper.out.bias.fill_(0.25)
+        assert torch.allclose(paper(image), torch.full_like(up, 0.25))   # the network's output alone
+    assert count_parameters(UNet(width=34, depth=5, bicubic_skip=False)) == 8_760_205  # paper: 8.8M
+    with pytest.raises(ValueError, match="bicubic_skip"):
+        UNet(bicubic_skip=1)

@@ -146,9 +146,12 @@ def _double_conv(cin: int, cout: int) -> nn.Sequential:
 class UNet(nn.Module):
     """U-Net (Ronneberger et al. 2015) for super-resolution by one fixed factor.
 
-    The input is up-sampled by ``scale`` (bicubic) and the U-Net adds a correction: ``depth``
-    levels of two 3×3 convolutions with ReLU, max-pooling down and transposed convolutions up,
-    channels doubling from ``width`` per level, skip connections by concatenation. It maps
+    The input is up-sampled by ``scale`` (bicubic) and fed to the U-Net: ``depth`` levels of two
+    3×3 convolutions with ReLU, max-pooling down and transposed convolutions up, channels
+    doubling from ``width`` per level, skip connections by concatenation, a 1×1 output
+    convolution. With ``bicubic_skip=False`` (the paper's U-Net) the network's output is the
+    image; with ``bicubic_skip=True`` (our variant) the network adds a correction to the
+    up-sampled input (a global skip) and its output convolution starts at zero. It maps
     images of side h to side ``scale``·h only (``fixed_scale``); it is not a function of
     coordinates, so :func:`funknn.render` accepts it only for that output size.
 
@@ -158,18 +161,25 @@ class UNet(nn.Module):
             the paper's U-Net has 8.8M).
         depth: number of levels.
         scale: the one super-resolution factor.
+        bicubic_skip: add the network's output to the bicubic up-sampling (ours) instead of
+            returning it (the paper, Ronneberger et al.).
 
     Shapes:
         ``forward(image (B, C, h, w))`` → (B, C, scale·h, scale·w); scale·h and scale·w must be
         divisible by 2^(depth-1).
     """
 
-    def __init__(self, in_channels: int = 3, width: int = 32, depth: int = 4, scale: int = 2) -> None:
+    def __init__(self, in_channels: int = 3, width: int = 32, depth: int = 4, scale: int = 2,
+                 bicubic_skip: bool = True) -> None:
         super().__init__()
         if in_channels < 1 or width < 1 or depth < 1 or scale < 2:
             raise ValueError(f"invalid U-Net sizes: in_channels={in_channels}, width={width}, "
                              f"depth={depth}, scale={scale}")
-        self.config = dict(in_channels=int(in_channels), width=int(width), depth=int(depth), scale=int(scale))
+        if not isinstance(bicubic_skip, bool):
+            raise ValueError(f"bicubic_skip must be True or False, got {bicubic_skip!r}")
+        self.config = dict(in_channels=int(in_channels), width=int(width), depth=int(depth), scale=int(scale),
+                           bicubic_skip=bicubic_skip)
+        self.bicubic_skip = bicubic_skip
         self.fixed_scale = int(scale)
         self.in_channels = int(in_channels)
         widths = [width * 2 ** k for k in range(depth)]
@@ -182,8 +192,9 @@ class UNet(nn.Module):
                                 for k in range(depth - 1))
         self.merge = nn.ModuleList(_double_conv(2 * widths[k], widths[k]) for k in range(depth - 1))
         self.out = nn.Conv2d(widths[0], in_channels, 1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(cast(torch.Tensor, self.out.bias))
+        if bicubic_skip:          # start as plain bicubic up-sampling
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(cast(torch.Tensor, self.out.bias))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         check_image(image)
@@ -201,4 +212,4 @@ class UNet(nn.Module):
             skips.append(h)
         for k in reversed(range(len(self.up))):
             h = self.merge[k](torch.cat([skips[k], self.up[k](h)], dim=1))
-        return x + self.out(h)
+        return x + self.out(h) if self.bicubic_skip else self.out(h)

@@ -103,7 +103,9 @@ class PatchMLP(nn.Module):
 
 
 def _check_arguments(in_channels: int, network: str, kernel: str, patch_size: int, activation: str,
-                     boundary: str, output_init: float) -> None:
+                     boundary: str, output_init: float, centred_input: bool) -> None:
+    if not isinstance(centred_input, bool):
+        raise ValueError(f"centred_input must be True or False, got {centred_input!r}")
     if not output_init >= 0:
         raise ValueError(f"output_init must be non-negative, got {output_init}")
     check_kernel(kernel, boundary)
@@ -124,9 +126,11 @@ class FunkNN(nn.Module):
     ``I`` is sampled on a grid centred at the query, with a spacing of ``scale`` low-resolution
     pixels per axis (two trainable numbers, starting at one pixel). The network maps the patch
     to the intensity; the patch's centre value (the plain interpolation at the query) is added
-    to its output. The network's output layer starts small (weights scaled by 0.01), so an
+    to its output (Appendix A.2). Two choices of ours, both optional: the network sees the patch
+    *minus* its centre value (``centred_input``; the paper feeds the raw patch), and its output
+    layer starts small (``output_init=0.01``; the paper: PyTorch's default, 1), so that an
     untrained model is close to plain interpolation with its kernel and training learns a
-    correction to it.
+    correction to it (``benchmarks/design_choices.py`` measures both against the paper's).
 
     Args:
         in_channels: image channels C.
@@ -141,7 +145,10 @@ class FunkNN(nn.Module):
             condition, for derivatives of smooth images; see :mod:`funknn.sampling`).
         output_init: scale of the output layer's initial weights (relative to PyTorch's
             default). 0.01 by default; 0 starts the model as exactly plain interpolation, which
-            suits data where the kernel alone is already very accurate (smooth bumps).
+            suits data where the kernel alone is already very accurate (smooth bumps); 1 is
+            PyTorch's default initialisation (the paper).
+        centred_input: feed the network the patch minus its centre value (True, ours) or the
+            raw patch (False, the paper). The centre value is added to the output either way.
 
     Shapes:
         ``model(coords, image)``: coords (B, N, 2) in [-1, 1], image (B, C, H, W) → (B, N, C).
@@ -154,12 +161,14 @@ class FunkNN(nn.Module):
 
     def __init__(self, in_channels: int = 3, network: str = "cnn", kernel: str = "bicubic",
                  patch_size: int = 9, width: int = 64, activation: str = "relu",
-                 boundary: str = "reflection", output_init: float = 0.01) -> None:
+                 boundary: str = "reflection", output_init: float = 0.01, centred_input: bool = True) -> None:
         super().__init__()
-        _check_arguments(in_channels, network, kernel, patch_size, activation, boundary, output_init)
+        _check_arguments(in_channels, network, kernel, patch_size, activation, boundary, output_init,
+                         centred_input)
         self.config = dict(in_channels=int(in_channels), network=network, kernel=kernel,
                            patch_size=int(patch_size), width=int(width), activation=activation,
-                           boundary=boundary, output_init=float(output_init))
+                           boundary=boundary, output_init=float(output_init), centred_input=centred_input)
+        self.centred_input = centred_input
         self.boundary = boundary
         self.in_channels = int(in_channels)
         self.kernel = kernel
@@ -216,8 +225,10 @@ class FunkNN(nn.Module):
         patch = self.patches(coords, image)                                         # (B, N, C, p, p)
         flat = patch.reshape(B * N, self.in_channels, self.patch_size, self.patch_size)
         centre = flat[:, :, self.centre, self.centre]                               # (B*N, C)
-        # the network sees the patch relative to its centre value and predicts a correction
-        local = (flat - centre[:, :, None, None]).contiguous(memory_format=torch.channels_last)
+        # the network predicts a correction to the centre value, from the patch relative to it
+        # (ours) or from the raw patch (the paper)
+        local = flat - centre[:, :, None, None] if self.centred_input else flat
+        local = local.contiguous(memory_format=torch.channels_last)
         if torch.is_grad_enabled() or local.shape[0] <= self.inference_block:
             out = self.net(local)
         else:  # blocks whose activations stay in cache: about twice the FLOP rate on CPU

@@ -1,0 +1,90 @@
+"""Ablation of FunkNN's two design choices against the paper's: the network's input (the raw
+patch, as the paper, or the patch minus its centre value) and its output layer's initial scale
+(PyTorch's default, as the paper, or 0.01 of it). Four variants trained alike (the same seed,
+hence the same initial weights up to the output layer's scale; the same data, batches and
+steps) on the embedded photos in factor mode, as `photos_factor`; printed: the training loss
+along the way and the SNR at ×2 and ×4 (hierarchical) on chapter 1's test tiles.
+
+    .venv/bin/python benchmarks/design_choices.py [--steps 400] [--out _build/design_choices]
+
+Each variant's checkpoint is written to --out, so an interrupted run resumes where it stopped
+and a finished one is only evaluated again. The curves and scores go to --out/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import funknn
+from funknn.data import embedded_photos
+from funknn.evaluation import evaluate
+from funknn.training import TrainConfig
+
+#: name → FunkNN arguments; the first is the paper's network, the last the package's default
+VARIANTS: dict[str, dict] = {
+    "paper (raw patch, default init)": dict(centred_input=False, output_init=1.0),
+    "patch - centre": dict(centred_input=True, output_init=1.0),
+    "0.01 init": dict(centred_input=False, output_init=0.01),
+    "both (ours)": dict(centred_input=True, output_init=0.01),
+}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--size", type=int, default=64, help="training crop side n")
+    parser.add_argument("--batch-images", type=int, default=16)
+    parser.add_argument("--batch-pixels", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tiles", type=int, default=None, help="test tiles (default: all six)")
+    parser.add_argument("--tile", type=int, default=256, help="side of the test tiles")
+    parser.add_argument("--low-size", type=int, default=32)
+    parser.add_argument("--out", default="_build/design_choices", help="folder of checkpoints and results")
+    parser.add_argument("--progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    train_images = embedded_photos("train")
+    test = embedded_photos("test", short_side=None).tiles(args.tile, per_image=2)[:args.tiles]
+    config = TrainConfig(mode="factor", size=args.size, steps=args.steps, batch_images=args.batch_images,
+                         batch_pixels=args.batch_pixels, lr=args.lr, loss="l1", seed=args.seed,
+                         checkpoint_every=max(1, min(50, args.steps)))
+    results: dict = {"steps": args.steps, "test_tiles": len(test), "variants": {}}
+    print(f"{len(VARIANTS)} variants, {args.steps} steps each (factor mode, {args.batch_images} crops of "
+          f"{args.size}² × {args.batch_pixels} pixels, lr {args.lr:g}); {len(test)} test tiles, "
+          f"{args.low_size}² input")
+    for k, (name, kwargs) in enumerate(VARIANTS.items()):
+        torch.manual_seed(args.seed)
+        model = funknn.build("funknn", in_channels=3, **kwargs)
+        history = funknn.train(model, train_images, config, checkpoint=out / f"variant{k}.pt",
+                               progress=args.progress,
+                               meta={"command": f"benchmarks/design_choices.py ({name})"})
+        scores = evaluate(model, test, args.low_size, (2, 4), hierarchical=True, chunk=8192)
+        loss = [float(v) for v in history["loss"]]
+        results["variants"][name] = {**kwargs, "loss": loss,
+                                     "snr": {f"x{s}": float(r["snr"].mean()) for s, r in scores.items()},
+                                     "seconds": float(history["seconds"])}
+
+    marks = sorted({max(1, round(f * args.steps)) for f in (0.1, 0.25, 0.5, 1.0)})
+    window = max(1, min(25, args.steps // 10))
+    head = "".join(f"{'loss@' + str(m):>11}" for m in marks)
+    print(f"\n{'variant':34}{head}{'SNR x2':>9}{'SNR x4':>9}")
+    for name, r in results["variants"].items():
+        loss = np.array(r["loss"])
+        at = "".join(f"{loss[max(0, m - window):m].mean():11.4f}" for m in marks)
+        print(f"{name:34}{at}{r['snr']['x2']:9.2f}{r['snr']['x4']:9.2f}")
+    print(f"(loss@k: mean L1 training loss of the {window} steps up to step k; SNR in dB, mean over the "
+          f"test tiles)")
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    main()
