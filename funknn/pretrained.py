@@ -13,11 +13,15 @@ PRETRAINED: dict[str, str] = {
     "photos_factor": "FunkNN (CNN, bicubic kernel), factor mode, embedded RGB photos, crops of 64",
     "photos_single": "FunkNN (CNN, bicubic kernel), single mode (x2), embedded RGB photos, crops of 64",
     "photos_continuous": "FunkNN (CNN, bicubic kernel), continuous mode (x2-x4), embedded RGB photos",
-    "photos_unet": "U-Net for x2 (width 32, depth 4), embedded RGB photos, crops of 64",
+    "photos_unet": "U-Net + bicubic skip (ours) for x2 (width 32, depth 4), embedded RGB photos, crops of 64",
+    "photos_unet_paper": "U-Net as the paper (no global skip) for x2 (width 32, depth 4), embedded RGB "
+                         "photos, crops of 64",
     "photos_liif_edsr": "LIIF with the EDSR-baseline encoder (~1.5M parameters), continuous mode, photos",
     "photos_liif_140k": "LIIF pruned to ~140K parameters, continuous mode, embedded RGB photos",
     "bumps_derivatives": "FunkNN (MLP, sine, cubic_conv kernel with Keys' boundary), single mode, "
                          "Gaussian bumps 64 -> any coordinate, trained on image + gradient + Laplacian",
+    "bumps_paper": "FunkNN by the paper's procedure (A.2: CNN, ReLU, raw patch, default init, reflection, "
+                   "L1 on intensities) with the cubic_conv kernel, single mode, Gaussian bumps 64 -> 128",
     "ellipses40k_autoencoder": "Autoencoder, 40,000 random-ellipse phantoms 64x64, spatial code 512, MSE "
                                "(test SNR 24.5 dB)",
     "ellipses40k_flow": "RealNVP (5 coupling blocks of one coupling, hidden 256x256) on the codes of "
