@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--low-size", type=int, default=32)
     parser.add_argument("--out", default="_build/design_choices", help="folder of checkpoints and results")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--plot", default=None, help="also save the loss curves as this image file")
     args = parser.parse_args(argv)
 
     out = Path(args.out)
@@ -83,7 +84,29 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"(loss@k: mean L1 training loss of the {window} steps up to step k; SNR in dB, mean over the "
           f"test tiles)")
     (out / "results.json").write_text(json.dumps(results, indent=1))
+    if args.plot:
+        plot(results, window, args.plot)
     return results
+
+
+def plot(results: dict, window: int, path: str) -> None:
+    """The training losses (moving mean over ``window`` steps) of the variants, in one figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for name, r in results["variants"].items():
+        loss = np.convolve(r["loss"], np.ones(window) / window, mode="valid")
+        ax.plot(np.arange(window, len(r["loss"]) + 1), loss,
+                label=f"{name}: x2 {r['snr']['x2']:.2f} dB, x4 {r['snr']['x4']:.2f} dB")
+    ax.set(xlabel="step", ylabel=f"L1 loss (mean of {window} steps)", yscale="log",
+           title="FunkNN's input and initialisation, equal steps")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print("wrote", path)
 
 
 if __name__ == "__main__":

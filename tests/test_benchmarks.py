@@ -48,7 +48,9 @@ def test_patches_script(capsys):
 def test_design_choices_script(capsys, tmp_path):
     out = _load("design_choices").main(["--steps", "2", "--size", "16", "--batch-images", "2",
                                          "--batch-pixels", "16", "--tiles", "1", "--tile", "64",
-                                         "--low-size", "16", "--out", str(tmp_path)])
+                                         "--low-size", "16", "--out", str(tmp_path),
+                                         "--plot", str(tmp_path / "curves.png")])
     assert len(out["variants"]) == 4 and (tmp_path / "results.json").is_file()
+    assert (tmp_path / "curves.png").stat().st_size > 0
     assert all(len(v["loss"]) == 2 and np.isfinite(v["snr"]["x4"]) for v in out["variants"].values())
     assert "paper (raw patch, default init)" in capsys.readouterr().out
