@@ -54,12 +54,14 @@ def paper_super_resolution(tmp_path_factory, fake_celeba, fake_lsun):
 def test_01_super_resolution_paper_profile(paper_super_resolution):
     summary, ck = paper_super_resolution
     assert summary["profile"] == "paper" and summary["low_size"] == 128 and summary["scales"] == [2]
-    assert set(summary["checkpoint_steps"].values()) == {2} and len(summary["checkpoint_steps"]) == 6
-    assert summary["parameters"]["U-Net"] > 7_000_000          # the paper-sized U-Net (paper: 8.8M)
+    assert set(summary["checkpoint_steps"].values()) == {2} and len(summary["checkpoint_steps"]) == 7
+    assert summary["parameters"]["U-Net (paper)"] == summary["parameters"]["U-Net + bicubic skip"] > 8_500_000
+    # the paper-sized U-Nets (paper: 8.8M)
     assert summary["parameters"]["LIIF-EDSR"] > 1_400_000
     assert summary["test_images"] == 1 and summary["ood_images"] == 1
     assert sorted(p.name for p in ck.glob("*.pt")) == sorted(
-        f"paper_{n}.pt" for n in ("unet", "liif_edsr", "liif_140k", "single", "continuous", "factor"))
+        f"paper_{n}.pt" for n in ("unet_paper", "unet", "liif_edsr", "liif_140k", "single", "continuous",
+                                  "factor"))
 
 
 @pytest.mark.slow
@@ -68,18 +70,22 @@ def test_02_out_of_distribution_paper_profile(tmp_path, paper_super_resolution, 
     summary = run_paper_profile("02_out_of_distribution", tmp_path, data_dir=str(fake_celeba),
                                 ood_dir=str(fake_lsun), checkpoint_dir=str(ck), n_test=2, scales=[2])
     assert summary["profile"] == "paper" and summary["ood_images"] == 2 and summary["low_size"] == 128
-    assert set(summary["ood_snr"]) == {"Bilinear", "Bicubic", "U-Net", "LIIF-EDSR", "LIIF-EDSR (140K)",
-                                       "FunkNN (single)", "FunkNN (continuous)", "FunkNN (factor)"}
+    assert set(summary["ood_snr"]) == {
+        "Bilinear", "Bicubic", "U-Net (paper)", "U-Net + bicubic skip", "LIIF-EDSR", "LIIF-EDSR (140K)",
+        "FunkNN (single)", "FunkNN (continuous)", "FunkNN (factor)"}
     assert list(summary["figure4_snr"]) == ["x2"]
 
 
 @pytest.mark.slow
 def test_03_derivatives_paper_profile(tmp_path):
     summary = run_paper_profile("03_derivatives", tmp_path, train=True, steps=2, n_test=1, scales=[1],
-                                batch_images=1, figure_size=32, checkpoint=str(tmp_path / "paper.pt"))
+                                batch_images=1, figure_size=32, checkpoint_dir=str(tmp_path / "ck"))
     assert summary["profile"] == "paper" and summary["training_resolution"] == 128
-    assert summary["checkpoint_steps"] == 2 and list(summary["snr_db"]["FunkNN"]) == ["128"]
-    assert summary["funknn_parameters"] > 100_000
+    assert summary["checkpoint_steps"] == {"FunkNN (paper's procedure)": 2, "FunkNN (ours)": 2}
+    assert list(summary["snr_db"]["FunkNN (ours)"]) == ["64", "128"]
+    assert min(summary["parameters"].values()) > 100_000
+    assert sorted(p.name for p in (tmp_path / "ck").glob("*.pt")) == [
+        "paper_bumps_ours.pt", "paper_bumps_paper.pt"]
 
 
 @pytest.mark.slow
