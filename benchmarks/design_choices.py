@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-pixels", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tiles", type=int, default=None, help="test tiles (default: all six)")
+    parser.add_argument("--tiles", type=int, default=None, help="number of test tiles (default: all)")
     parser.add_argument("--tile", type=int, default=256, help="side of the test tiles")
     parser.add_argument("--low-size", type=int, default=32)
     parser.add_argument("--out", default="_build/design_choices", help="folder of checkpoints and results")
