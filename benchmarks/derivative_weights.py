@@ -1,6 +1,7 @@
 """Choose λ₂, the TV weight of the derivative problems (chapter 5, equation 4), on validation
-phantoms — never on the test images — for the FunkNN prior and for the Poisson + TV baseline
-alike, on the same relative scale (funknn.inverse.SolverConfig(scale="relative")).
+phantoms — never on the test images — for the FunkNN prior, for the Poisson + TV baseline and,
+with --gasp, for the continuous GAN prior (GASP, latent space only), all on the same relative
+scale (funknn.inverse.SolverConfig(scale="relative")).
 
 The measurements are honest: the ground truth is each phantom rasterised at n×n (independent of
 the prior), the data the gradients of its cubic-convolution interpolant
@@ -9,6 +10,7 @@ weight and the best weight per method and problem.
 
     .venv/bin/python benchmarks/derivative_weights.py [--images 8] [--n 128] [--steps 800]
         [--finetune-steps 200] [--weights 0 0.001 0.01 0.1 0.3 1] [--checkpoint-dir DIR]
+        [--gasp shipped|FILE]
 
 The defaults are chapter 5's quick profile (the images of one weight are solved as one batch).
 """
@@ -20,10 +22,12 @@ import time
 
 import torch
 
+import funknn
 from funknn.data import ellipse_set
 from funknn.generative import load_prior
 from funknn.inverse import DerivativeProblem, SolverConfig, poisson_tv, solve
 from funknn.metrics import si_snr
+from funknn.models import GASP
 from funknn.physics import grid_locations, largest_gradients, location_mask, measure_gradients, take_locations
 
 
@@ -40,6 +44,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 1e-3, 1e-2, 1e-1, 0.3, 1.0])
     parser.add_argument("--problems", nargs="+", default=["sparse"], choices=("dense", "sparse"))
     parser.add_argument("--checkpoint-dir", default=None, help="prior folder (default: the shipped prior)")
+    parser.add_argument("--gasp", default=None,
+                        help="also sweep the GASP prior: 'shipped' (ellipses64_gasp) or a checkpoint file")
     return parser.parse_args(argv)
 
 
@@ -47,6 +53,12 @@ def main(argv: list[str] | None = None) -> dict:
     args = _arguments(argv)
     torch.manual_seed(0)
     prior = load_prior(args.checkpoint_dir)
+    gasp = None
+    if args.gasp is not None:
+        gasp = funknn.load(funknn.pretrained_path("ellipses64_gasp") if args.gasp == "shipped" else args.gasp)
+        if not isinstance(gasp, GASP):
+            raise ValueError(f"--gasp {args.gasp!r} holds a {type(gasp).__name__}, not a GASP")
+        gasp.eval()
     n = args.n
     truth = ellipse_set("validation", args.images).images(n)
     coords = grid_locations(n, args.images)
@@ -64,6 +76,11 @@ def main(argv: list[str] | None = None) -> dict:
             scores[kind, "FunkNN prior", w] = si_snr(out["image"], truth).tolist()
             if args.finetune_steps:
                 scores[kind, "FunkNN prior, latent only", w] = si_snr(out["latent_image"], truth).tolist()
+            if gasp is not None:
+                latent = SolverConfig(steps=args.steps, lr=args.lr, tv_weight=w,
+                                      record_every=max(1, args.steps))
+                scores[kind, "GASP prior", w] = si_snr(solve(gasp, problem, latent, progress=False)["image"],
+                                                       truth).tolist()
             pixels = poisson_tv(measured, location_mask(idx, n * n), n, tv_weight=w,
                                 steps=args.baseline_steps, lr=2e-2)
             scores[kind, "Poisson + TV", w] = si_snr(pixels, truth).tolist()

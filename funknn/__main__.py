@@ -1,4 +1,4 @@
-"""Command line: ``python -m funknn train|evaluate|render|train-autoencoder|train-flow|release``.
+"""Command line: ``python -m funknn train|evaluate|render|train-autoencoder|train-flow|train-gasp|release``.
 
 A user's mistake (a missing file, a bad option value) prints one line ``error: …`` and exits
 with status 2; ``--debug`` shows the traceback instead. Every default comes from the library
@@ -29,8 +29,8 @@ import torch
 from . import data as data_mod
 from .checkpoints import load
 from .evaluation import evaluate
-from .generative import FitConfig, FlowConfig
-from .models import Autoencoder, Configured, FunkNN, RealNVP, UNet, build, count_parameters
+from .generative import FitConfig, FlowConfig, GASPConfig
+from .models import GASP, Autoencoder, Configured, FunkNN, RealNVP, UNet, build, count_parameters
 from .sampling import KERNELS, Interpolator
 from .training import LOSSES, MODES, TrainConfig, train
 
@@ -185,6 +185,36 @@ def cmd_train_flow(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_gasp(args: argparse.Namespace) -> int:
+    from .generative import train_gasp
+
+    torch.manual_seed(args.seed)
+    device = _device(args.device)
+    images = _images(args.data, "train", args.count, args.size)
+    model = cast(GASP, build("gasp", image_size=args.size, in_channels=1, latent_dim=args.latent_dim,
+                             frequencies=args.frequencies, sigma=args.sigma, hidden=args.hidden,
+                             hypernet=args.hypernet, disc_channels=args.disc_channels,
+                             neighbours=args.neighbours, weightnet=args.weightnet, seed=args.seed)).to(device)
+    config = GASPConfig(steps=args.steps, batch=args.batch, lr=args.lr, lr_disc=args.lr_disc,
+                        betas=(args.betas[0], args.betas[1]), r1_weight=args.r1_weight,
+                        r1_every=args.r1_every, seed=args.seed, checkpoint_every=args.checkpoint_every)
+    n_gen = sum(p.numel() for p in model.generator_parameters())
+    n_disc = count_parameters(model.discriminator)
+    meta = {"command": _command(args), "data": _prior_data_description(args),
+            "parameters": {"generator": n_gen, "discriminator": n_disc}}
+    print(f"GASP: generator (hypernetwork) {n_gen:,} parameters -> functions of "
+          f"{model.function.num_weights:,} weights; point-cloud discriminator {n_disc:,}; "
+          f"{len(images)} images of {args.size}²; "
+          f"{args.steps} steps on {device}")
+    history = train_gasp(model, images, config, checkpoint=args.out, resume=not args.restart,
+                         progress=not args.no_progress, meta=meta)
+    tail = slice(-50, None)
+    print(f"done: step {history['step'][-1]}, mean of the last 50 steps: discriminator loss "
+          f"{np.mean(history['d_loss'][tail]):.3f}, generator loss {np.mean(history['g_loss'][tail]):.3f}, "
+          f"{history['seconds']:.0f} s; checkpoint {args.out}")
+    return 0
+
+
 def _channels(model: object, default: int) -> int:
     """Image channels a model expects (``config["in_channels"]``; ``default`` if it has none)."""
     return int(model.config.get("in_channels", default)) if isinstance(model, Configured) else default
@@ -330,6 +360,36 @@ def _prior_parsers(sub: Any) -> None:
         _run_options(q, config)
     a.set_defaults(func=cmd_train_autoencoder)
     b.set_defaults(func=cmd_train_flow)
+    _gasp_parser(sub, prior_data)
+
+
+def _gasp_parser(sub: Any, prior_data: str) -> None:
+    g = sub.add_parser("train-gasp", help="train GASP, the continuous GAN of Dupont et al. (2022): "
+                                          "hypernetwork + Fourier-feature MLP, point-cloud discriminator")
+    g.add_argument("--data", default="ellipses", help=prior_data)
+    g.add_argument("--count", type=int, default=4000, help="number of training images")
+    g.add_argument("--size", type=int, default=default(GASP, "image_size"), help="side of the training grid")
+    for name in ("latent_dim", "frequencies", "neighbours", "weightnet"):
+        g.add_argument("--" + name.replace("_", "-"), type=int, default=default(GASP, name))
+    g.add_argument("--sigma", type=float, default=default(GASP, "sigma"),
+                   help="standard deviation of the Fourier frequencies")
+    for name in ("hidden", "hypernet", "disc_channels"):
+        g.add_argument("--" + name.replace("_", "-"), type=int, nargs="+", default=list(default(GASP, name)))
+    g.add_argument("--steps", type=int, default=default(GASPConfig, "steps"))
+    g.add_argument("--batch", type=int, default=default(GASPConfig, "batch"))
+    g.add_argument("--lr", type=float, default=default(GASPConfig, "lr"), help="the hypernetwork's")
+    g.add_argument("--lr-disc", type=float, default=default(GASPConfig, "lr_disc"))
+    g.add_argument("--betas", type=float, nargs=2, default=list(default(GASPConfig, "betas")))
+    g.add_argument("--r1-weight", type=float, default=default(GASPConfig, "r1_weight"))
+    g.add_argument("--r1-every", type=int, default=default(GASPConfig, "r1_every"),
+                   help="lazy R1: every this many steps, weighted by as much")
+    g.add_argument("--seed", type=int, default=default(GASPConfig, "seed"))
+    g.add_argument("--checkpoint-every", type=int, default=default(GASPConfig, "checkpoint_every"))
+    g.add_argument("--out", required=True, help="checkpoint file (resumed if it exists)")
+    g.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    g.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    g.add_argument("--no-progress", action="store_true")
+    g.set_defaults(func=cmd_train_gasp)
 
 
 def _use_parsers(sub: Any) -> None:

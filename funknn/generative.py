@@ -10,6 +10,8 @@ resumable checkpoints as :func:`funknn.train`.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from torch import nn
 from .derivatives import derivatives
 from .models.autoencoder import Autoencoder, VGGPerceptualLoss, laplacian_pyramid_loss
 from .models.flow import RealNVP
+from .models.gasp import GASP, discriminator_loss, generator_loss, r1_penalty
 from .models.protocols import Configured, CoordinateModel
 from .rendering import render
 from .training import check_lr_drop, run_adam
@@ -222,6 +225,15 @@ class ContinuousGenerator(nn.Module):
         """Decoder(flow(w)): the discrete low-resolution images (B, C, d, d)."""
         return self.autoencoder.decode(self.flow(noise))
 
+    @property
+    def coordinate_model(self) -> nn.Module:
+        """The coordinate model that renders :meth:`low_resolution`'s output (FunkNN)."""
+        return self.funknn
+
+    def regularised_image(self, low: torch.Tensor) -> torch.Tensor:
+        """What a TV regulariser sees: the decoded low-resolution image itself."""
+        return low
+
     def forward(self, coords: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Intensities (B, N, C) of the continuous images G(w) at coords (B, N, 2)."""
         return self.funknn(coords, self.low_resolution(noise))
@@ -273,3 +285,156 @@ def load_prior(directory: str | Path | None = None, device: torch.device | str |
         raise ValueError(f"the prior's files hold a {type(autoencoder).__name__} and a "
                          f"{type(flow).__name__}, not an Autoencoder and a RealNVP")
     return ContinuousGenerator(autoencoder, flow, parts["funknn"]).eval()
+
+
+# ----------------------------------------------------------------------------- GASP
+
+
+@dataclass
+class GASPConfig:
+    """Settings of a GASP training run (:func:`train_gasp`): the non-saturating GAN loss with an
+    R1 penalty on real data, one discriminator step and one generator step per iteration.
+
+    Attributes:
+        steps: iterations; batch: real images (and generated functions) per step.
+        lr, lr_disc: Adam learning rates of the hypernetwork and the discriminator (GASP's
+            64² CelebA-HQ setting: 1e-4 and 4e-4).
+        betas: Adam's betas for both.
+        r1_weight: γ of the penalty γ/2 · E‖∇D(x_real)‖² (GASP: 10).
+        r1_every: compute R1 every this many steps only, weighted by as much ("lazy"
+            regularisation, Karras et al. 2020; 1: every step as GASP): the same penalty on
+            average at a fraction of the cost on a CPU.
+        seed: seed of the batch order and the latents. checkpoint_every: steps between writes.
+    """
+
+    steps: int = 5000
+    batch: int = 32
+    lr: float = 1e-4
+    lr_disc: float = 4e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    r1_weight: float = 10.0
+    r1_every: int = 1
+    seed: int = 0
+    checkpoint_every: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch", "checkpoint_every", "r1_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not (self.lr > 0 and self.lr_disc > 0):
+            raise ValueError(f"learning rates must be positive, got {self.lr}, {self.lr_disc}")
+        if self.r1_weight < 0:
+            raise ValueError(f"r1_weight must be non-negative, got {self.r1_weight}")
+        self.betas = (float(self.betas[0]), float(self.betas[1]))
+
+
+def gasp_step(model: GASP, real: torch.Tensor, config: GASPConfig, opt_g: torch.optim.Optimizer,
+              opt_d: torch.optim.Optimizer, generator: torch.Generator, step: int = 0) -> dict[str, float]:
+    """One GASP iteration (number ``step``, counted from 0): a discriminator step
+    (non-saturating loss, + γ/2 · R1 on the steps that ``config.r1_every`` selects), then a
+    generator step on fresh latents. Returns the two losses and the R1 term (NaN when skipped)."""
+    device = real.device
+    z = torch.randn(real.shape[0], model.latent_dim, generator=generator).to(device)
+    with torch.no_grad():
+        fake = model.generate(z)
+    d_adv = discriminator_loss(model.discriminate(real), model.discriminate(fake))
+    loss = d_adv
+    r1 = torch.full((), float("nan"))
+    if config.r1_weight > 0 and step % config.r1_every == 0:
+        r1 = r1_penalty(model.discriminator, real)
+        loss = loss + 0.5 * config.r1_weight * config.r1_every * r1
+    opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_d.step()
+    z = torch.randn(real.shape[0], model.latent_dim, generator=generator).to(device)
+    g_loss = generator_loss(model.discriminate(model.generate(z)))
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    return {"d_loss": float(d_adv.detach()), "g_loss": float(g_loss.detach()), "r1": float(r1.detach())}
+
+
+def _check_gasp_resume(record: dict, checkpoint: str | Path, model: GASP, settings: dict) -> None:
+    """Raise ``ValueError`` unless ``record`` continues this GASP run (same model, same
+    settings except ``steps``, optimiser state present)."""
+    from .checkpoints import stored_config
+
+    if stored_config(record) != model.config:
+        raise ValueError(f"cannot resume from {str(checkpoint)!r}: it holds a model with config "
+                         f"{stored_config(record)}, not {model.config}")
+    saved = {k: (tuple(v) if k == "betas" else v) for k, v in record.get("train_config", {}).items()}
+    differ = [k for k in settings if k != "steps" and saved.get(k) != settings[k]]
+    if differ:
+        raise ValueError(f"cannot resume from {str(checkpoint)!r}: training settings {differ} differ")
+    if "optimizer" not in record:
+        raise ValueError(f"cannot resume from {str(checkpoint)!r}: it holds weights only; "
+                         "train from scratch with resume=False / --restart")
+
+
+def train_gasp(model: GASP, images: torch.Tensor, config: GASPConfig, *,
+               checkpoint: str | Path | None = None, resume: bool = True, progress: bool = True,
+               meta: dict | None = None) -> dict:
+    """Train GASP's hypernetwork and discriminator on ``images`` (N, C, d, d) in [0, 1] on the
+    model's grid, with atomic, resumable checkpoints (both networks, both optimisers, the step,
+    the random generator and the epoch's remaining order; a resumed run equals an uninterrupted
+    one and refuses another model or other settings; ``steps`` may change).
+
+    Returns:
+        History ``{"step", "d_loss", "g_loss", "r1", "seconds"}``.
+    """
+    from tqdm.auto import tqdm
+
+    from .checkpoints import hardware, model_record, read, write_atomic
+
+    size, channels = model.low_size, model.config["in_channels"]
+    if images.dim() != 4 or images.shape[1:] != (channels, size, size):
+        raise ValueError(f"images must have shape (N, {channels}, {size}, {size}) for this GASP, "
+                         f"got {tuple(images.shape)}")
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(config.seed)
+    opt_g = torch.optim.Adam(model.generator_parameters(), lr=config.lr, betas=config.betas)
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=config.lr_disc, betas=config.betas)
+    history: dict = {"step": [], "d_loss": [], "g_loss": [], "r1": [], "seconds": 0.0}
+    order = torch.empty(0, dtype=torch.long)
+    step = 0
+    settings = dataclasses.asdict(config)
+    if checkpoint is not None and resume and Path(checkpoint).is_file():
+        record = read(checkpoint)
+        _check_gasp_resume(record, checkpoint, model, settings)
+        model.load_state_dict(record["state_dict"])
+        opt_g.load_state_dict(record["optimizer"]["generator"])
+        opt_d.load_state_dict(record["optimizer"]["discriminator"])
+        generator.set_state(record["generator"])
+        history, step, order = record["history"], int(record["step"]), record["order"]
+
+    def write() -> None:
+        if checkpoint is None:
+            return
+        record = {**model_record(model), "step": step, "order": order, "generator": generator.get_state(),
+                  "optimizer": {"generator": opt_g.state_dict(), "discriminator": opt_d.state_dict()},
+                  "train_config": settings, "history": history,
+                  "meta": {**(meta or {}), "steps": step, "train_config": settings,
+                           "wall_seconds": round(history["seconds"], 1), "hardware": hardware(),
+                           "torch": str(torch.__version__)}}
+        write_atomic(record, checkpoint)
+
+    model.train()
+    bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="train GASP")
+    start, elapsed0 = time.perf_counter(), history["seconds"]
+    while step < config.steps:
+        if order.numel() < config.batch:
+            order = torch.cat([order, torch.randperm(len(images), generator=generator)])
+        idx, order = order[:config.batch], order[config.batch:]
+        values = gasp_step(model, images[idx].to(device), config, opt_g, opt_d, generator, step)
+        step += 1
+        history["step"].append(step)
+        for k, v in values.items():
+            history[k].append(v)
+        history["seconds"] = elapsed0 + time.perf_counter() - start
+        bar.update(1)
+        bar.set_postfix(d=f"{values['d_loss']:.3f}", g=f"{values['g_loss']:.3f}")
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            write()
+    bar.close()
+    model.eval()
+    return history

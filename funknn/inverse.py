@@ -1,9 +1,10 @@
 """Inverse problems with the continuous generative prior (Section 4 of the paper), and the
 classical baselines they are measured against.
 
-The latent-space solver (equations 3, 4 and 6) searches the flow's Gaussian noise ``w`` of a
-:class:`~funknn.generative.ContinuousGenerator` for the continuous image that explains the
-measurements: ``w`` starts at the flow's mean (0), Adam minimises the data misfit plus the
+The latent-space solver (equations 3, 4 and 6) searches the latent noise ``w`` of a continuous
+generative model (a :class:`~funknn.generative.ContinuousGenerator`, or the continuous GAN
+:class:`~funknn.models.gasp.GASP`: any :class:`LatentPrior`) for the continuous image that
+explains the measurements: ``w`` starts at the flow's mean (0), Adam minimises the data misfit plus the
 optional regularisers λ‖w‖² and λ₂·TV, and then (Appendix B.1, after Hussein et al. 2020) the
 decoder's weights may be fine-tuned for a number of steps with ``w`` fixed. A problem may hold
 several images: they are solved at once, each with its own ``w`` and (when fine-tuning) its own
@@ -16,7 +17,7 @@ for the optimised tensors only). No files, no plots.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -142,6 +143,26 @@ class CTProblem:
 
 # ----------------------------------------------------------------------------- solver
 
+class LatentPrior(Protocol):
+    """A continuous generative model that :func:`solve` can search: latent noise (B,
+    ``latent_dim``) → ``low_resolution(w)``, the tensor that ``coordinate_model`` renders
+    (``coordinate_model(coords, low)``), and ``regularised_image(low)``, the (B, C, h, w) image on
+    which the TV regulariser acts. :class:`~funknn.generative.ContinuousGenerator` (low = the
+    decoded image, rendered by FunkNN) and :class:`~funknn.models.gasp.GASP` (low = the function's
+    weights, rendered by the Fourier-feature MLP; TV on its training grid) are two."""
+
+    latent_dim: int
+
+    def low_resolution(self, noise: torch.Tensor) -> torch.Tensor: ...
+
+    @property
+    def coordinate_model(self) -> nn.Module: ...
+
+    def regularised_image(self, low: torch.Tensor) -> torch.Tensor: ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
+
+
 @dataclass
 class SolverConfig:
     """Settings of the latent-space solver.
@@ -234,7 +255,7 @@ class _Run:
     """What the phases of :func:`solve` share: the prior, the latent noise (B, L), the stacked
     decoder copies once fine-tuning starts, the objective's parts and the history."""
 
-    G: ContinuousGenerator
+    G: LatentPrior
     w: torch.Tensor
     problem: Problem
     config: SolverConfig
@@ -255,22 +276,23 @@ class _Run:
         """Sum over the images of each one's objective (so that each ``w`` and each decoder copy
         gets exactly the gradient of its own problem)."""
         low = self.low()
-        loss = self.problem.loss(self.G.funknn, low, self.torch_gen)            # (B,)
+        loss = self.problem.loss(self.G.coordinate_model, low, self.torch_gen)  # (B,)
         relative = self.config.scale == "relative"
         if relative:
             loss = loss / self.problem.data_scale.to(loss.device)
         if self.config.latent_weight > 0:
             loss = loss + self.config.latent_weight * self.w.pow(2).mean(1)
         if self.config.tv_weight > 0:
-            tv = (mean_gradient_magnitude(low) / self.problem.tv_scale.to(low.device) if relative
-                  else total_variation(low))
+            image = self.G.regularised_image(low)
+            tv = (mean_gradient_magnitude(image) / self.problem.tv_scale.to(low.device) if relative
+                  else total_variation(image))
             loss = loss + self.config.tv_weight * tv
         return loss.sum()
 
     @torch.no_grad()
     def image(self) -> tuple[torch.Tensor, torch.Tensor]:
         low = self.low()
-        return render(self.G.funknn, low, self.problem.size, chunk=1 << 16), low
+        return render(self.G.coordinate_model, low, self.problem.size, chunk=1 << 16), low
 
     def record(self) -> None:
         if self.truth is None:
@@ -301,7 +323,7 @@ def _phase(run: _Run, name: str, params: Sequence[torch.Tensor], steps: int, lr:
             run.record()
 
 
-def _initial_noise(prior: ContinuousGenerator, problem: Problem, init: torch.Tensor | None) -> torch.Tensor:
+def _initial_noise(prior: LatentPrior, problem: Problem, init: torch.Tensor | None) -> torch.Tensor:
     """The initial latent noise (B, L): the flow's mean (0) or ``init``; a leaf that requires grad."""
     device = next(prior.parameters()).device
     shape = (problem.batch, prior.latent_dim)
@@ -312,7 +334,7 @@ def _initial_noise(prior: ContinuousGenerator, problem: Problem, init: torch.Ten
     return w.requires_grad_(True)
 
 
-def solve(prior: ContinuousGenerator, problem: Problem, config: SolverConfig, *,
+def solve(prior: LatentPrior, problem: Problem, config: SolverConfig, *,
           truth: torch.Tensor | None = None,
           metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
           init: torch.Tensor | None = None, progress: bool = True) -> dict:
@@ -323,8 +345,9 @@ def solve(prior: ContinuousGenerator, problem: Problem, config: SolverConfig, *,
     The B images of the problem are solved together, each independently of the others.
 
     Args:
-        prior: a :class:`~funknn.generative.ContinuousGenerator`; left unchanged (weights,
-            ``requires_grad``, ``.grad``).
+        prior: a :class:`~funknn.generative.ContinuousGenerator` or any other
+            :class:`LatentPrior` (such as :class:`~funknn.models.gasp.GASP`, latent phase only);
+            left unchanged (weights, ``requires_grad``, ``.grad``).
         problem: a :class:`DerivativeProblem` or :class:`CTProblem` (any :class:`Problem`).
         config: solver settings.
         truth: optional ground truth (B, C, H, W) at ``problem.size``, for the SNR history.
@@ -340,6 +363,10 @@ def solve(prior: ContinuousGenerator, problem: Problem, config: SolverConfig, *,
     """
     from .metrics import snr
 
+    if config.finetune_steps and not isinstance(prior, ContinuousGenerator):
+        raise ValueError(f"finetune_steps: fine-tuning acts on an autoencoder's decoder; a "
+                         f"{type(prior).__name__} prior is solved in its latent space only "
+                         "(finetune_steps=0)")
     w = _initial_noise(prior, problem, init)
     run = _Run(prior, w, problem, config, torch.Generator().manual_seed(config.seed), truth, metric or snr)
     bar = tqdm(total=config.steps + config.finetune_steps, disable=not progress, desc="solve")
@@ -348,6 +375,7 @@ def solve(prior: ContinuousGenerator, problem: Problem, config: SolverConfig, *,
     w.requires_grad_(False)
     latent_image, _ = run.image()
     if config.finetune_steps:
+        assert isinstance(prior, ContinuousGenerator)
         with torch.no_grad():
             codes = prior.flow(w)
         run.decoders = _Decoders(prior.autoencoder, codes)

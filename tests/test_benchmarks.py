@@ -16,12 +16,17 @@ def _load(name):
     return module
 
 
-def test_derivative_weights_script(capsys):
+def test_derivative_weights_script(capsys, tmp_path):
+    from funknn.checkpoints import save
+    from funknn.models import GASP
+
+    save(GASP(image_size=16, latent_dim=4, frequencies=4, hidden=(8,), hypernet=(8,), disc_channels=(4,)),
+         tmp_path / "gasp.pt")
     args = ["--images", "2", "--n", "16", "--steps", "1", "--baseline-steps", "1", "--weights", "0", "0.01",
-            "--batch-points", "64", "--finetune-steps", "1"]
+            "--batch-points", "64", "--finetune-steps", "1", "--gasp", str(tmp_path / "gasp.pt")]
     out = _load("derivative_weights").main(args)
     assert set(out["best"]) == {("sparse", "FunkNN prior"), ("sparse", "FunkNN prior, latent only"),
-                                ("sparse", "Poisson + TV")}
+                                ("sparse", "Poisson + TV"), ("sparse", "GASP prior")}
     assert len(out["scores"]["sparse", "Poisson + TV", 0.01]) == 2
     assert "validation phantoms" in capsys.readouterr().out
 

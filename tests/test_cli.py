@@ -131,3 +131,31 @@ def test_train_baselines(tmp_path, capsys, model, mode, cls):
     assert f"--model {model}" in loaded.meta["command"]
     assert main(["release", str(ckpt), "--out", str(tmp_path / "r.pt")]) == 0
     assert "released" in funknn.load(tmp_path / "r.pt").meta
+
+
+def test_train_gasp(tmp_path, capsys):
+    from funknn.__main__ import build_parser
+    from funknn.generative import GASPConfig
+    from funknn.models import GASP
+
+    args = vars(build_parser().parse_args(["train-gasp", "--out", "x"]))
+    model, config = GASP(), GASPConfig()
+    for field in ("latent_dim", "frequencies", "sigma", "hidden", "hypernet", "disc_channels", "neighbours",
+                  "weightnet"):
+        assert args[field] == model.config[field], field
+    assert args["size"] == model.config["image_size"]
+    for field in ("steps", "batch", "lr", "lr_disc", "r1_weight", "r1_every", "seed", "checkpoint_every"):
+        assert args[field] == getattr(config, field), field
+    assert tuple(args["betas"]) == config.betas
+    out = tmp_path / "gasp.pt"
+    command = ["train-gasp", "--count", "6", "--size", "16", "--latent-dim", "4", "--frequencies", "4",
+               "--hidden", "8", "--hypernet", "8", "--disc-channels", "4", "4", "--steps", "2",
+               "--batch", "3", "--out", str(out), "--no-progress"]
+    assert main(command) == 0
+    gasp = funknn.load(out)
+    assert isinstance(gasp, GASP) and gasp.meta["command"].startswith("python -m funknn train-gasp")
+    assert "ellipse" in gasp.meta["data"] and gasp.meta["steps"] == 2
+    assert "discriminator loss" in capsys.readouterr().out
+    command[command.index("--steps") + 1] = "3"
+    assert main(command) == 0                                                     # resumed
+    assert funknn.load(out).meta["steps"] == 3

@@ -1,10 +1,10 @@
-"""Models: FunkNN, the baselines and the generative prior (autoencoder, RealNVP flow), one
+"""Models: FunkNN, the baselines, the generative prior (autoencoder, RealNVP flow) and GASP, one
 factory to build them by name, and the interfaces they offer (:mod:`.protocols`).
 
 Example:
     >>> from funknn.models import build, names
     >>> names()
-    ['autoencoder', 'funknn', 'interpolator', 'liif', 'liif-140k', 'liif-edsr', 'realnvp', 'unet']
+    ['autoencoder', 'funknn', 'gasp', 'interpolator', 'liif', 'liif-140k', 'liif-edsr', 'realnvp', 'unet']
     >>> build("funknn", in_channels=1, network="mlp").config["network"]
     'mlp'
 """
@@ -22,6 +22,7 @@ from .autoencoder import Autoencoder
 from .baselines import LIIF, UNet
 from .flow import RealNVP
 from .funknn import NETWORKS, FunkNN, count_parameters
+from .gasp import GASP
 from .protocols import CellModel, Configured, CoordinateModel, FixedScaleModel, SuperResolver, kind
 
 #: name → (class, preset keyword arguments); what :func:`build` knows
@@ -43,6 +44,7 @@ register("liif-140k", LIIF, preset="140k")
 register("unet", UNet)
 register("autoencoder", Autoencoder)
 register("realnvp", RealNVP)
+register("gasp", GASP)
 register("interpolator", Interpolator)
 
 
@@ -84,6 +86,6 @@ def complete_config(cls: type[nn.Module] | Callable[..., Any], config: dict[str,
     return {**full, **config}
 
 
-__all__ = ["Autoencoder", "CellModel", "Configured", "CoordinateModel", "FixedScaleModel", "FunkNN", "LIIF",
-           "NETWORKS", "RealNVP", "SuperResolver", "UNet", "build", "complete_config", "count_parameters",
-           "kind", "model_class", "names", "register"]
+__all__ = ["Autoencoder", "CellModel", "Configured", "CoordinateModel", "FixedScaleModel", "FunkNN", "GASP",
+           "LIIF", "NETWORKS", "RealNVP", "SuperResolver", "UNet", "build", "complete_config",
+           "count_parameters", "kind", "model_class", "names", "register"]
