@@ -124,10 +124,11 @@ def render_derivatives(model: Model, image: torch.Tensor, size: int | tuple[int,
     from .sampling import grid_coords
 
     H, W = as_size(size)
-    B, C = image.shape[:2]
+    B = image.shape[0]
     coords = grid_coords(H, W, device=image.device, dtype=image.dtype).unsqueeze(0).expand(B, -1, -1)
     u, grad, lap = derivatives(model, image, coords.contiguous(), order=2, chunk=chunk)
     assert lap is not None
+    C = u.shape[-1]                          # the model's output channels (not always the input's)
     return {"image": u.transpose(1, 2).reshape(B, C, H, W),
             "gradient": grad.permute(0, 2, 3, 1).reshape(B, C, 2, H, W),
             "laplacian": lap.transpose(1, 2).reshape(B, C, H, W)}

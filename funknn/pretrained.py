@@ -28,6 +28,8 @@ PRETRAINED: dict[str, str] = {
                         "ellipses40k_autoencoder",
     "ellipses64_factor": "FunkNN (MLP, cubic_conv kernel), factor mode on 10,000 random-ellipse phantoms at "
                          "64x64 (the generator's resolution): the shipped prior's renderer",
+    "ellipses64_gasp": "GASP (Dupont et al. 2022: hypernetwork + Fourier-feature MLP, point-cloud "
+                       "discriminator), 10,000 random-ellipse phantoms at 64x64: the continuous GAN baseline",
 }
 
 

@@ -101,7 +101,9 @@ def test_04_generative_prior_paper_profile(tmp_path):
     summary = run_paper_profile("04_generative_prior", tmp_path, train=True, data_dir=str(folder), steps=2,
                                 batch=2, checkpoint_dir=str(tmp_path / "ck"))
     assert summary["profile"] == "paper" and summary["data"] == "LoDoPaB-CT" and summary["size"] == 128
-    assert summary["steps"] == {"autoencoder": 2, "flow": 2, "funknn": 2} and summary["test_images"] == 2
+    assert summary["steps"] == {"autoencoder": 2, "flow": 2, "funknn": 2, "gasp": 2}
+    assert summary["test_images"] == 2
+    assert (tmp_path / "ck" / "gasp.pt").is_file() and summary["parameters"]["GASP discriminator"] > 1_000_000
 
 
 @pytest.fixture(scope="module")
@@ -111,13 +113,15 @@ def tiny_prior(tmp_path_factory):
     import torch
 
     import funknn
-    from funknn.models import Autoencoder, FunkNN, RealNVP
+    from funknn.models import GASP, Autoencoder, FunkNN, RealNVP
 
     root = tmp_path_factory.mktemp("prior")
     torch.manual_seed(0)
     funknn.save(Autoencoder(1, image_size=16, latent_dim=8, width=4, max_width=8), root / "autoencoder.pt")
     funknn.save(RealNVP(8, blocks=1, hidden=(8,)), root / "flow.pt")
     funknn.save(FunkNN(1, network="mlp", kernel="cubic_conv"), root / "funknn.pt")
+    funknn.save(GASP(image_size=16, latent_dim=4, frequencies=4, hidden=(8,), hypernet=(8,),
+                     disc_channels=(4,)), root / "gasp.pt")
     rng = np.random.default_rng(0)
     with h5py.File(root / "ground_truth_test_000.hdf5", "w") as h:
         h["data"] = rng.random((2, 40, 40)).astype(np.float32)
