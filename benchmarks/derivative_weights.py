@@ -10,7 +10,7 @@ weight and the best weight per method and problem.
 
     .venv/bin/python benchmarks/derivative_weights.py [--images 8] [--n 128] [--steps 800]
         [--finetune-steps 200] [--weights 0 0.001 0.01 0.1 0.3 1] [--checkpoint-dir DIR]
-        [--gasp shipped|FILE]
+        [--gasp shipped|FILE] [--methods funknn poisson gasp]
 
 The defaults are chapter 5's quick profile (the images of one weight are solved as one batch).
 """
@@ -24,7 +24,7 @@ import torch
 
 import funknn
 from funknn.data import ellipse_set
-from funknn.generative import load_prior
+from funknn.generative import ContinuousGenerator, load_prior
 from funknn.inverse import DerivativeProblem, SolverConfig, poisson_tv, solve
 from funknn.metrics import si_snr
 from funknn.models import GASP
@@ -46,19 +46,48 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--checkpoint-dir", default=None, help="prior folder (default: the shipped prior)")
     parser.add_argument("--gasp", default=None,
                         help="also sweep the GASP prior: 'shipped' (ellipses64_gasp) or a checkpoint file")
+    parser.add_argument("--methods", nargs="+", default=["funknn", "poisson", "gasp"],
+                        choices=("funknn", "poisson", "gasp"),
+                        help="which methods to sweep (gasp only with --gasp)")
     return parser.parse_args(argv)
+
+
+def _load_gasp(spec: str | None) -> GASP | None:
+    if spec is None:
+        return None
+    gasp = funknn.load(funknn.pretrained_path("ellipses64_gasp") if spec == "shipped" else spec)
+    if not isinstance(gasp, GASP):
+        raise ValueError(f"--gasp {spec!r} holds a {type(gasp).__name__}, not a GASP")
+    return gasp.eval()
+
+
+def _one_weight(args: argparse.Namespace, w: float, problem: DerivativeProblem, mask: torch.Tensor,
+                measured: torch.Tensor, truth: torch.Tensor, prior: ContinuousGenerator, gasp: GASP | None
+                ) -> dict[str, list[float]]:
+    """SI-SNR per validation image of each selected method at TV weight ``w``."""
+    out: dict[str, list[float]] = {}
+    record = max(1, args.steps)
+    if "funknn" in args.methods:
+        config = SolverConfig(steps=args.steps, lr=args.lr, finetune_steps=args.finetune_steps,
+                              finetune_lr=args.finetune_lr, tv_weight=w, record_every=record)
+        result = solve(prior, problem, config, progress=False)
+        out["FunkNN prior"] = si_snr(result["image"], truth).tolist()
+        if args.finetune_steps:
+            out["FunkNN prior, latent only"] = si_snr(result["latent_image"], truth).tolist()
+    if gasp is not None and "gasp" in args.methods:
+        latent = SolverConfig(steps=args.steps, lr=args.lr, tv_weight=w, record_every=record)
+        out["GASP prior"] = si_snr(solve(gasp, problem, latent, progress=False)["image"], truth).tolist()
+    if "poisson" in args.methods:
+        pixels = poisson_tv(measured, mask, args.n, tv_weight=w, steps=args.baseline_steps, lr=2e-2)
+        out["Poisson + TV"] = si_snr(pixels, truth).tolist()
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = _arguments(argv)
     torch.manual_seed(0)
     prior = load_prior(args.checkpoint_dir)
-    gasp = None
-    if args.gasp is not None:
-        gasp = funknn.load(funknn.pretrained_path("ellipses64_gasp") if args.gasp == "shipped" else args.gasp)
-        if not isinstance(gasp, GASP):
-            raise ValueError(f"--gasp {args.gasp!r} holds a {type(gasp).__name__}, not a GASP")
-        gasp.eval()
+    gasp = _load_gasp(args.gasp)
     n = args.n
     truth = ellipse_set("validation", args.images).images(n)
     coords = grid_locations(n, args.images)
@@ -70,20 +99,9 @@ def main(argv: list[str] | None = None) -> dict:
         idx = keep[kind]
         problem = DerivativeProblem(*take_locations(idx, coords, measured), n, args.batch_points)
         for w in args.weights:
-            config = SolverConfig(steps=args.steps, lr=args.lr, finetune_steps=args.finetune_steps,
-                                  finetune_lr=args.finetune_lr, tv_weight=w, record_every=max(1, args.steps))
-            out = solve(prior, problem, config, progress=False)
-            scores[kind, "FunkNN prior", w] = si_snr(out["image"], truth).tolist()
-            if args.finetune_steps:
-                scores[kind, "FunkNN prior, latent only", w] = si_snr(out["latent_image"], truth).tolist()
-            if gasp is not None:
-                latent = SolverConfig(steps=args.steps, lr=args.lr, tv_weight=w,
-                                      record_every=max(1, args.steps))
-                scores[kind, "GASP prior", w] = si_snr(solve(gasp, problem, latent, progress=False)["image"],
-                                                       truth).tolist()
-            pixels = poisson_tv(measured, location_mask(idx, n * n), n, tv_weight=w,
-                                steps=args.baseline_steps, lr=2e-2)
-            scores[kind, "Poisson + TV", w] = si_snr(pixels, truth).tolist()
+            for method, values in _one_weight(args, w, problem, location_mask(idx, n * n), measured, truth,
+                                              prior, gasp).items():
+                scores[kind, method, w] = values
     print(f"{args.images} validation phantoms at {n}², prior at {prior.low_size}², "
           f"{args.steps} latent steps, {time.perf_counter() - start:.0f} s")
     print(f"{'problem':<8}{'method':<27}" + "".join(f"{'λ₂=' + format(w, 'g'):>11}" for w in args.weights))

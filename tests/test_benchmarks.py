@@ -27,6 +27,8 @@ def test_derivative_weights_script(capsys, tmp_path):
     out = _load("derivative_weights").main(args)
     assert set(out["best"]) == {("sparse", "FunkNN prior"), ("sparse", "FunkNN prior, latent only"),
                                 ("sparse", "Poisson + TV"), ("sparse", "GASP prior")}
+    only = _load("derivative_weights").main(args + ["--methods", "gasp"])
+    assert set(only["best"]) == {("sparse", "GASP prior")}
     assert len(out["scores"]["sparse", "Poisson + TV", 0.01]) == 2
     assert "validation phantoms" in capsys.readouterr().out
 
