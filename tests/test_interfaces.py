@@ -22,7 +22,9 @@ from funknn.sampling import as_size
 SMALL = {"funknn": dict(in_channels=1, network="mlp"), "liif": dict(width=4, blocks=1, hidden=(8,)),
          "liif-edsr": {}, "liif-140k": {}, "unet": dict(width=4, depth=2),
          "autoencoder": dict(image_size=16, latent_dim=8, width=4, max_width=8),
-         "realnvp": dict(dim=4, blocks=1, hidden=(8,)), "interpolator": dict(kernel="cubic_conv")}
+         "realnvp": dict(dim=4, blocks=1, hidden=(8,)), "interpolator": dict(kernel="cubic_conv"),
+         "gasp": dict(image_size=16, latent_dim=4, frequencies=4, hidden=(8,), hypernet=(8,),
+                      disc_channels=(4,))}
 ROOT = Path(__file__).resolve().parents[1]
 
 
