@@ -61,3 +61,15 @@ def test_design_choices_script(capsys, tmp_path):
     assert (tmp_path / "curves.png").stat().st_size > 0
     assert all(len(v["loss"]) == 2 and np.isfinite(v["snr"]["x4"]) for v in out["variants"].values())
     assert "paper (raw patch, default init)" in capsys.readouterr().out
+
+
+def test_prior_range_script(capsys, tmp_path):
+    from funknn.checkpoints import save
+    from funknn.models import GASP
+
+    save(GASP(image_size=64, latent_dim=4, frequencies=4, hidden=(8,), hypernet=(8,), disc_channels=(4,)),
+         tmp_path / "gasp.pt")
+    out = _load("prior_range").main(["--images", "2", "--steps", "2", "--samples", "3",
+                                     "--gasp", str(tmp_path / "gasp.pt")])
+    assert len(out) == 2 and all(set(r) == {"latent fit", "nearest sample"} for r in out.values())
+    assert "validation phantoms" in capsys.readouterr().out
