@@ -97,6 +97,16 @@ def test_r1_penalty_against_hand_computed_cases():
     assert torch.isclose(generator_loss(zero), torch.tensor(0.6931472), atol=1e-6)
 
 
+def test_nearest_neighbours_in_chunks_equal_all_at_once():
+    from funknn.models.gasp import nearest
+
+    pts = grid_coords(12, 12)
+    dist = torch.cdist(pts, pts)
+    smallest = dist.topk(5, dim=1, largest=False).values                  # ties may pick other points
+    assert torch.allclose(dist.gather(1, nearest(pts, pts, 5, chunk=7)).sort(1).values, smallest, atol=1e-6)
+    assert torch.equal(nearest(pts, pts, 1)[:, 0], torch.arange(len(pts)))     # each point is its own nearest
+
+
 def test_farthest_point_sampling_spreads_points():
     pts = grid_coords(8, 8)
     idx = farthest_points(pts, 4)

@@ -145,9 +145,11 @@ def farthest_points(points: torch.Tensor, count: int) -> torch.Tensor:
     return torch.tensor(chosen)
 
 
-def nearest(queries: torch.Tensor, points: torch.Tensor, k: int) -> torch.Tensor:
-    """Indices (Q, k) of the k nearest ``points`` (N, 2) of each query (Q, 2)."""
-    return torch.cdist(queries, points).topk(k, dim=1, largest=False).indices
+def nearest(queries: torch.Tensor, points: torch.Tensor, k: int, chunk: int = 1024) -> torch.Tensor:
+    """Indices (Q, k) of the k nearest ``points`` (N, 2) of each query (Q, 2), ``chunk`` queries at
+    a time (memory chunk × N, not Q × N: 1 GB for a 128² grid otherwise)."""
+    return torch.cat([torch.cdist(part, points).topk(k, dim=1, largest=False).indices
+                      for part in queries.split(chunk)])
 
 
 class PointCloudDiscriminator(nn.Module):
