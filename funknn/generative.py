@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +26,7 @@ from .models.flow import RealNVP
 from .models.gasp import GASP, discriminator_loss, generator_loss, r1_penalty
 from .models.protocols import Configured, CoordinateModel
 from .rendering import render
-from .training import _resume, check_lr_drop, run_adam
+from .training import check_lr_drop, run_adam
 
 PERCEPTUAL = ("laplacian", "vgg", "none")
 
@@ -355,6 +354,23 @@ def gasp_step(model: GASP, real: torch.Tensor, config: GASPConfig, opt_g: torch.
     return {"d_loss": float(d_adv.detach()), "g_loss": float(g_loss.detach()), "r1": float(r1.detach())}
 
 
+def _check_gasp_resume(record: dict, checkpoint: str | Path, model: GASP, settings: dict) -> None:
+    """Raise ``ValueError`` unless ``record`` continues this GASP run (same model, same
+    settings except ``steps``, optimiser state present)."""
+    from .checkpoints import stored_config
+
+    if stored_config(record) != model.config:
+        raise ValueError(f"cannot resume from {str(checkpoint)!r}: it holds a model with config "
+                         f"{stored_config(record)}, not {model.config}")
+    saved = {k: (tuple(v) if k == "betas" else v) for k, v in record.get("train_config", {}).items()}
+    differ = [k for k in settings if k != "steps" and saved.get(k) != settings[k]]
+    if differ:
+        raise ValueError(f"cannot resume from {str(checkpoint)!r}: training settings {differ} differ")
+    if "optimizer" not in record:
+        raise ValueError(f"cannot resume from {str(checkpoint)!r}: it holds weights only; "
+                         "train from scratch with resume=False / --restart")
+
+
 def train_gasp(model: GASP, images: torch.Tensor, config: GASPConfig, *,
                checkpoint: str | Path | None = None, resume: bool = True, progress: bool = True,
                meta: dict | None = None) -> dict:
@@ -384,7 +400,7 @@ def train_gasp(model: GASP, images: torch.Tensor, config: GASPConfig, *,
     settings = dataclasses.asdict(config)
     if checkpoint is not None and resume and Path(checkpoint).is_file():
         record = read(checkpoint)
-        _resume(record, checkpoint, model, cast(Any, config))   # the same checks as funknn.train's
+        _check_gasp_resume(record, checkpoint, model, settings)
         model.load_state_dict(record["state_dict"])
         opt_g.load_state_dict(record["optimizer"]["generator"])
         opt_d.load_state_dict(record["optimizer"]["discriminator"])
