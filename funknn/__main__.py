@@ -27,12 +27,13 @@ import numpy as np
 import torch
 
 from . import data as data_mod
+from . import distributed
 from .checkpoints import load
 from .evaluation import evaluate
 from .generative import FitConfig, FlowConfig, GASPConfig
 from .models import GASP, Autoencoder, Configured, FunkNN, RealNVP, UNet, build, count_parameters
 from .sampling import KERNELS, Interpolator
-from .training import LOSSES, MODES, TrainConfig, train
+from .training import AMP, LOSSES, MODES, TrainConfig, train
 
 
 def default(owner: Any, name: str) -> Any:
@@ -72,10 +73,45 @@ def _device(name: str | None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def _say(message: str) -> None:
+    """Print on rank 0 only (every rank of a torchrun run executes the same command)."""
+    if distributed.current().main:
+        print(message)
+
+
+def _train_device(args: argparse.Namespace) -> torch.device:
+    """The device of a training command; under torchrun, joins the process group first."""
+    return distributed.setup(_device(args.device))
+
+
+def _parallel(args: argparse.Namespace) -> dict[str, Any]:
+    """The trainers' keyword arguments for parallel runs and streamed data."""
+    workers = args.workers if args.workers is not None else (data_mod.default_workers() if args.stream else 0)
+    return {"accumulate": args.accumulate, "workers": workers}
+
+
+def _streamed(args: argparse.Namespace, channels: int, size: int) -> Any:
+    """``--stream``: the training data set read lazily (and cached as uint8 with ``--cache``)."""
+    if args.data.startswith("lodopab:"):
+        if channels != 1:
+            raise ValueError(f"--data {args.data} is grey: pass --channels 1")
+        return data_mod.LoDoPaBDataset(args.data.split(":", 1)[1], "train", size, limit=args.count,
+                                       cache=args.cache)
+    if args.data in ("ellipses", "bumps", "photos"):
+        raise ValueError(f"--stream reads a folder of images or lodopab:DIR, not the embedded {args.data!r}")
+    return data_mod.ImageFolderDataset(args.data, size, channels=channels, limit=args.count, cache=args.cache)
+
+
+def _prior_images(args: argparse.Namespace, size: int) -> Any:
+    """The generative prior's grey training images: in memory, or streamed with ``--stream``."""
+    return _streamed(args, 1, size) if args.stream else _images(args.data, "train", args.count, size)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
-    device = _device(args.device)
-    images = _dataset(args.data, "train", args.channels, args.short_side, args.count)
+    device = _train_device(args)
+    images = (_streamed(args, args.channels, args.short_side) if args.stream else
+              _dataset(args.data, "train", args.channels, args.short_side, args.count))
     if args.model == "funknn":
         model = build("funknn", in_channels=args.channels, network=args.network, kernel=args.kernel,
                       patch_size=args.patch_size, activation=args.activation,
@@ -91,6 +127,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         model = build(args.model, in_channels=args.channels)
         label = f"LIIF ({args.model.split('-', 1)[1]})"
     model = model.to(device)
+    if args.compile:
+        model.compile()
     config = TrainConfig(mode=args.mode, size=args.size, steps=args.steps,
                          batch_images=args.batch_images, batch_pixels=args.batch_pixels, lr=args.lr,
                          loss=args.loss, seed=args.seed, checkpoint_every=args.checkpoint_every,
@@ -108,10 +146,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             "low_resolution_sizes": "d in [n/8, n/2) with target 2d" if args.mode == "factor" else
             ("d = n/2" if args.mode == "single" else "d in [n/4, n/2)"),
             "crop_size": args.size, "parameters": count_parameters(model)}
-    print(f"{label}: {count_parameters(model):,} parameters; "
+    _say(f"{label}: {count_parameters(model):,} parameters; "
           f"{args.mode} mode, {args.steps} steps on {device}")
     history = train(model, images, config, checkpoint=args.out, resume=not args.restart,
-                    progress=not args.no_progress, meta=meta)
+                    progress=not args.no_progress, meta=meta, amp=args.amp, **_parallel(args))
     _done(history, args.out, "loss", ".5f")
     return 0
 
@@ -123,7 +161,7 @@ def _command(args: argparse.Namespace) -> str:
 
 def _done(history: dict, out: str, label: str, fmt: str) -> None:
     tail = history["loss"][-50:]
-    print(f"done: step {history['step'][-1]}, mean {label} of the last {len(tail)} steps "
+    _say(f"done: step {history['step'][-1]}, mean {label} of the last {len(tail)} steps "
           f"{np.mean(tail):{fmt}}, {history['seconds']:.0f} s; checkpoint {out}")
 
 
@@ -138,8 +176,8 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
     from .generative import train_autoencoder
 
     torch.manual_seed(args.seed)
-    device = _device(args.device)
-    images = _images(args.data, "train", args.count, args.size)
+    device = _train_device(args)
+    images = _prior_images(args, args.size)
     model = cast(Autoencoder, build("autoencoder", in_channels=1, image_size=args.size,
                                     latent_dim=args.latent_dim, width=args.width, max_width=args.max_width,
                                     bottleneck=args.bottleneck, spatial=args.spatial)).to(device)
@@ -149,10 +187,10 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
                        perceptual_weight=args.perceptual_weight, vgg_weights=args.vgg_weights)
     meta = {"command": _command(args),
             "data": _prior_data_description(args), "parameters": count_parameters(model)}
-    print(f"autoencoder: {count_parameters(model):,} parameters, latent {args.latent_dim}; "
+    _say(f"autoencoder: {count_parameters(model):,} parameters, latent {args.latent_dim}; "
           f"{len(images)} images of {args.size}²; {args.steps} steps on {device}")
     history = train_autoencoder(model, images, config, checkpoint=args.out, resume=not args.restart,
-                                progress=not args.no_progress, meta=meta)
+                                progress=not args.no_progress, meta=meta, **_parallel(args))
     _done(history, args.out, "loss", ".5f")
     return 0
 
@@ -161,14 +199,15 @@ def cmd_train_flow(args: argparse.Namespace) -> int:
     from .generative import encode, train_flow
 
     torch.manual_seed(args.seed)
-    device = _device(args.device)
+    device = _train_device(args)
     autoencoder = load(args.autoencoder, device=device)
     if not isinstance(autoencoder, Autoencoder):
         raise ValueError(f"--autoencoder {args.autoencoder!r} holds a {type(autoencoder).__name__}, "
                          "not an autoencoder")
     size = autoencoder.image_size
     args.size = size
-    codes = encode(autoencoder, _images(args.data, "train", args.count, size))
+    images = _prior_images(args, size)
+    codes = encode(autoencoder, images, workers=_parallel(args)["workers"])
     flow = cast(RealNVP, build("realnvp", dim=autoencoder.latent_dim, blocks=args.blocks,
                                hidden=args.hidden, couplings=args.couplings)).to(device)
     config = FlowConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
@@ -177,10 +216,10 @@ def cmd_train_flow(args: argparse.Namespace) -> int:
     meta = {"command": _command(args),
             "data": "latent codes of " + _prior_data_description(args),
             "autoencoder": str(args.autoencoder), "parameters": count_parameters(flow)}
-    print(f"RealNVP: {count_parameters(flow):,} parameters on {len(codes)} codes of size "
+    _say(f"RealNVP: {count_parameters(flow):,} parameters on {len(codes)} codes of size "
           f"{autoencoder.latent_dim}; {args.steps} steps on {device}")
     history = train_flow(flow, codes, config, checkpoint=args.out, resume=not args.restart,
-                         progress=not args.no_progress, meta=meta)
+                         progress=not args.no_progress, meta=meta, accumulate=args.accumulate)
     _done(history, args.out, "NLL (bits/dim)", ".4f")
     return 0
 
@@ -189,8 +228,8 @@ def cmd_train_gasp(args: argparse.Namespace) -> int:
     from .generative import train_gasp
 
     torch.manual_seed(args.seed)
-    device = _device(args.device)
-    images = _images(args.data, "train", args.count, args.size)
+    device = _train_device(args)
+    images = _prior_images(args, args.size)
     model = cast(GASP, build("gasp", image_size=args.size, in_channels=1, latent_dim=args.latent_dim,
                              frequencies=args.frequencies, sigma=args.sigma, hidden=args.hidden,
                              hypernet=args.hypernet, disc_channels=args.disc_channels,
@@ -202,14 +241,14 @@ def cmd_train_gasp(args: argparse.Namespace) -> int:
     n_disc = count_parameters(model.discriminator)
     meta = {"command": _command(args), "data": _prior_data_description(args),
             "parameters": {"generator": n_gen, "discriminator": n_disc}}
-    print(f"GASP: generator (hypernetwork) {n_gen:,} parameters -> functions of "
+    _say(f"GASP: generator (hypernetwork) {n_gen:,} parameters -> functions of "
           f"{model.function.num_weights:,} weights; point-cloud discriminator {n_disc:,}; "
           f"{len(images)} images of {args.size}²; "
           f"{args.steps} steps on {device}")
     history = train_gasp(model, images, config, checkpoint=args.out, resume=not args.restart,
-                         progress=not args.no_progress, meta=meta)
+                         progress=not args.no_progress, meta=meta, **_parallel(args))
     tail = slice(-50, None)
-    print(f"done: step {history['step'][-1]}, mean of the last 50 steps: discriminator loss "
+    _say(f"done: step {history['step'][-1]}, mean of the last 50 steps: discriminator loss "
           f"{np.mean(history['d_loss'][tail]):.3f}, generator loss {np.mean(history['g_loss'][tail]):.3f}, "
           f"{history['seconds']:.0f} s; checkpoint {args.out}")
     return 0
@@ -308,6 +347,9 @@ def _train_parser(sub: Any) -> None:
     t.add_argument("--batch-pixels", type=int, default=default(TrainConfig, "batch_pixels"))
     t.add_argument("--lr", type=float, default=default(TrainConfig, "lr"))
     t.add_argument("--loss", choices=LOSSES, default=default(TrainConfig, "loss"))
+    t.add_argument("--amp", choices=AMP, default="off",
+                   help="mixed precision of the forward passes (bf16 / fp16 with a gradient scaler)")
+    t.add_argument("--compile", action="store_true", help="torch.compile the model (first steps compile)")
     _run_options(t, TrainConfig)
     t.set_defaults(func=cmd_train)
 
@@ -323,6 +365,20 @@ def _run_options(q: argparse.ArgumentParser, config: Any) -> None:
     q.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     q.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     q.add_argument("--no-progress", action="store_true")
+    _scale_options(q)
+
+
+def _scale_options(q: argparse.ArgumentParser) -> None:
+    """Options of the trainers for paper-scale runs: parts of the batch, streamed data."""
+    q.add_argument("--accumulate", type=int, default=1,
+                   help="parts of the global batch per process (gradient accumulation); under torchrun "
+                        "the batch is cut into world size × accumulate parts")
+    q.add_argument("--stream", action="store_true",
+                   help="read a folder / lodopab:DIR lazily with DataLoader workers instead of into memory")
+    q.add_argument("--cache", default=None,
+                   help="with --stream: folder of a uint8 cache of the resized images")
+    q.add_argument("--workers", type=int, default=None,
+                   help="DataLoader worker processes for --stream (default: sized to the machine)")
 
 
 def _prior_parsers(sub: Any) -> None:
@@ -389,6 +445,7 @@ def _gasp_parser(sub: Any, prior_data: str) -> None:
     g.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     g.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     g.add_argument("--no-progress", action="store_true")
+    _scale_options(g)
     g.set_defaults(func=cmd_train_gasp)
 
 
@@ -445,7 +502,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = [a for a in argv if a != "--debug"]
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        distributed.teardown()
+        return code
     except USER_ERRORS as err:
         if args.debug:
             raise

@@ -18,15 +18,18 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+import torch.utils.data
 from torch import nn
+from torch.utils.data import Dataset
 
+from . import distributed
 from .derivatives import derivatives
 from .models.autoencoder import Autoencoder, VGGPerceptualLoss, laplacian_pyramid_loss
 from .models.flow import RealNVP
 from .models.gasp import GASP, discriminator_loss, generator_loss, r1_penalty
 from .models.protocols import Configured, CoordinateModel
 from .rendering import render
-from .training import check_lr_drop, run_adam
+from .training import LazyStream, check_lr_drop, restore_generators, run_adam
 
 PERCEPTUAL = ("laplacian", "vgg", "none")
 
@@ -79,21 +82,21 @@ class FlowConfig(FitConfig):
     perceptual: str = "none"
 
 
-def _fit(model: nn.Module, data: torch.Tensor, config: FitConfig,
+def _fit(model: nn.Module, data: torch.Tensor | Dataset, config: FitConfig,
          loss_fn: Callable[[torch.Tensor], torch.Tensor], checkpoint: str | Path | None,
-         resume: bool, progress: bool, meta: dict | None, desc: str) -> dict:
-    """Adam on random batches (without replacement within an epoch) of ``data``."""
+         resume: bool, progress: bool, meta: dict | None, desc: str, accumulate: int = 1,
+         workers: int = 0) -> dict:
+    """Adam on random batches (without replacement within an epoch) of ``data``, a tensor or a
+    streamed data set; data-parallel under torchrun (:mod:`funknn.distributed`)."""
     device = next(model.parameters()).device
-    state = {"order": torch.empty(0, dtype=torch.long)}    # the epoch's remaining indices
+    stream = LazyStream(data, config.batch, config.seed, distributed.current(accumulate), config.steps,
+                        workers)
 
-    def step_loss(generator: torch.Generator) -> torch.Tensor:
-        if state["order"].numel() < config.batch:
-            state["order"] = torch.cat([state["order"], torch.randperm(len(data), generator=generator)])
-        idx, state["order"] = state["order"][:config.batch], state["order"][config.batch:]
-        return loss_fn(data[idx].to(device))
+    def step_loss(generator: torch.Generator, k: int, step: int) -> torch.Tensor:
+        return loss_fn(stream.part(step, k).to(device))
 
     return run_adam(model, config, step_loss, checkpoint=checkpoint, resume=resume, progress=progress,
-                    meta=meta, desc=desc, state=state)
+                    meta=meta, desc=desc, accumulate=accumulate, global_batch=config.batch)
 
 
 def autoencoder_loss(model: Autoencoder, images: torch.Tensor, config: FitConfig,
@@ -110,30 +113,41 @@ def autoencoder_loss(model: Autoencoder, images: torch.Tensor, config: FitConfig
     return loss
 
 
-def train_autoencoder(model: Autoencoder, images: torch.Tensor, config: FitConfig, *,
+def train_autoencoder(model: Autoencoder, images: torch.Tensor | Dataset, config: FitConfig, *,
                       checkpoint: str | Path | None = None, resume: bool = True, progress: bool = True,
-                      meta: dict | None = None) -> dict:
-    """Train an autoencoder on ``images`` (N, C, S, S) with MSE + a perceptual-type loss.
+                      meta: dict | None = None, accumulate: int = 1, workers: int = 0) -> dict:
+    """Train an autoencoder on ``images`` (N, C, S, S), or a data set of such images streamed by
+    ``workers`` DataLoader processes, with MSE + a perceptual-type loss; data-parallel under
+    torchrun (``config.batch`` is the global batch; ``accumulate``: parts per process, see
+    :mod:`funknn.distributed`).
 
     Returns:
         History ``{"step", "loss", "seconds"}``; the checkpoint (if given) is resumable.
     """
-    model.check_images(images[:1])
+    model.check_images(first(images))
     vgg = None
     if config.perceptual == "vgg":
         vgg = VGGPerceptualLoss(str(config.vgg_weights)).to(next(model.parameters()).device)
     return _fit(model, images, config, lambda x: autoencoder_loss(model, x, config, vgg),
-                checkpoint, resume, progress, meta, "train autoencoder")
+                checkpoint, resume, progress, meta, "train autoencoder", accumulate, workers)
+
+
+def first(data: torch.Tensor | Dataset) -> torch.Tensor:
+    """The first sample of a tensor or data set, as a batch of one."""
+    if len(data) == 0:  # type: ignore[arg-type]
+        raise ValueError("the training data are empty")
+    return data[:1] if isinstance(data, torch.Tensor) else data[0][None]
 
 
 def train_flow(flow: RealNVP, codes: torch.Tensor, config: FitConfig, *,
                checkpoint: str | Path | None = None, resume: bool = True, progress: bool = True,
-               meta: dict | None = None) -> dict:
+               meta: dict | None = None, accumulate: int = 1) -> dict:
     """Train a flow by maximum likelihood on latent codes (N, L). The loss is the negative
-    log-likelihood in bits per dimension."""
+    log-likelihood in bits per dimension. Data-parallel under torchrun (as
+    :func:`train_autoencoder`)."""
     flow.check_codes(codes[:1])
     return _fit(flow, codes, config, flow.nll_bits_per_dim, checkpoint, resume, progress, meta,
-                "train flow")
+                "train flow", accumulate)
 
 
 class DiagonalGaussian:
@@ -178,10 +192,15 @@ def sample_quality(real: torch.Tensor, generated: torch.Tensor, pool: int = 4, k
 
 
 @torch.no_grad()
-def encode(model: Autoencoder, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    """Latent codes (N, L) of images (N, C, S, S), in batches, without gradients."""
+def encode(model: Autoencoder, images: torch.Tensor | Dataset, batch: int = 256, workers: int = 0
+           ) -> torch.Tensor:
+    """Latent codes (N, L) of images (N, C, S, S), or of a data set of them read by ``workers``
+    DataLoader processes, in batches, without gradients."""
     device = next(model.parameters()).device
-    return torch.cat([model.encode(part.to(device)).cpu() for part in images.split(batch)])
+    parts = (images.split(batch) if isinstance(images, torch.Tensor) else
+             torch.utils.data.DataLoader(images, batch_size=batch, num_workers=workers))
+    with torch.no_grad():
+        return torch.cat([model.encode(part.to(device)).cpu() for part in parts])
 
 
 class ContinuousGenerator(nn.Module):
@@ -328,30 +347,50 @@ class GASPConfig:
         self.betas = (float(self.betas[0]), float(self.betas[1]))
 
 
-def gasp_step(model: GASP, real: torch.Tensor, config: GASPConfig, opt_g: torch.optim.Optimizer,
-              opt_d: torch.optim.Optimizer, generator: torch.Generator, step: int = 0) -> dict[str, float]:
+def gasp_step(model: GASP, real: torch.Tensor | Sequence[torch.Tensor], config: GASPConfig,
+              opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+              generator: torch.Generator | Sequence[torch.Generator], step: int = 0) -> dict[str, float]:
     """One GASP iteration (number ``step``, counted from 0): a discriminator step
     (non-saturating loss, + γ/2 · R1 on the steps that ``config.r1_every`` selects), then a
-    generator step on fresh latents. Returns the two losses and the R1 term (NaN when skipped)."""
-    device = real.device
-    z = torch.randn(real.shape[0], model.latent_dim, generator=generator).to(device)
-    with torch.no_grad():
-        fake = model.generate(z)
-    d_adv = discriminator_loss(model.discriminate(real), model.discriminate(fake))
-    loss = d_adv
-    r1 = torch.full((), float("nan"))
-    if config.r1_weight > 0 and step % config.r1_every == 0:
-        r1 = r1_penalty(model.discriminator, real)
-        loss = loss + 0.5 * config.r1_weight * config.r1_every * r1
+    generator step on fresh latents. Returns the two losses and the R1 term (NaN when skipped).
+
+    ``real`` and ``generator`` may be lists: this process's parts of the global batch, each with
+    its own generator (:mod:`funknn.distributed`); each step's gradients are averaged over the
+    parts and over the ranks of a torchrun run."""
+    reals = [real] if isinstance(real, torch.Tensor) else list(real)
+    generators = [generator] if isinstance(generator, torch.Generator) else list(generator)
+    if len(reals) != len(generators):
+        raise ValueError(f"{len(reals)} parts of real images but {len(generators)} generators")
+    parts, device = len(reals), reals[0].device
+    r1_now = config.r1_weight > 0 and step % config.r1_every == 0
     opt_d.zero_grad(set_to_none=True)
-    loss.backward()
+    d_total, r1_total = 0.0, 0.0
+    for x, g in zip(reals, generators):
+        z = torch.randn(x.shape[0], model.latent_dim, generator=g).to(device)
+        with torch.no_grad():
+            fake = model.generate(z)
+        d_adv = discriminator_loss(model.discriminate(x), model.discriminate(fake))
+        loss = d_adv
+        if r1_now:
+            r1 = r1_penalty(model.discriminator, x)
+            loss = loss + 0.5 * config.r1_weight * config.r1_every * r1
+            r1_total += float(r1.detach()) / parts
+        (loss / parts).backward()
+        d_total += float(d_adv.detach()) / parts
+    d_params = list(model.discriminator.parameters())
+    d_value, r1_value = distributed.average_gradients(d_params, [d_total, r1_total])
     opt_d.step()
-    z = torch.randn(real.shape[0], model.latent_dim, generator=generator).to(device)
-    g_loss = generator_loss(model.discriminate(model.generate(z)))
     opt_g.zero_grad(set_to_none=True)
-    g_loss.backward()
+    g_total = 0.0
+    for x, g in zip(reals, generators):
+        z = torch.randn(x.shape[0], model.latent_dim, generator=g).to(device)
+        g_loss = generator_loss(model.discriminate(model.generate(z)))
+        (g_loss / parts).backward()
+        g_total += float(g_loss.detach()) / parts
+    g_params = [q for group in opt_g.param_groups for q in group["params"]]
+    g_value = distributed.average_gradients(g_params, [g_total])[0]
     opt_g.step()
-    return {"d_loss": float(d_adv.detach()), "g_loss": float(g_loss.detach()), "r1": float(r1.detach())}
+    return {"d_loss": d_value, "g_loss": g_value, "r1": r1_value if r1_now else float("nan")}
 
 
 def _check_gasp_resume(record: dict, checkpoint: str | Path, model: GASP, settings: dict) -> None:
@@ -371,13 +410,15 @@ def _check_gasp_resume(record: dict, checkpoint: str | Path, model: GASP, settin
                          "train from scratch with resume=False / --restart")
 
 
-def train_gasp(model: GASP, images: torch.Tensor, config: GASPConfig, *,
+def train_gasp(model: GASP, images: torch.Tensor | Dataset, config: GASPConfig, *,
                checkpoint: str | Path | None = None, resume: bool = True, progress: bool = True,
-               meta: dict | None = None) -> dict:
+               meta: dict | None = None, accumulate: int = 1, workers: int = 0) -> dict:
     """Train GASP's hypernetwork and discriminator on ``images`` (N, C, d, d) in [0, 1] on the
-    model's grid, with atomic, resumable checkpoints (both networks, both optimisers, the step,
-    the random generator and the epoch's remaining order; a resumed run equals an uninterrupted
-    one and refuses another model or other settings; ``steps`` may change).
+    model's grid (or a data set of them, streamed by ``workers`` DataLoader processes), with
+    atomic, resumable checkpoints (both networks, both optimisers, the step and every part's
+    random generator; a resumed run equals an uninterrupted one and refuses another model or other
+    settings; ``steps`` may change). Data-parallel under torchrun: ``config.batch`` is the global
+    batch (see :mod:`funknn.distributed`).
 
     Returns:
         History ``{"step", "d_loss", "g_loss", "r1", "seconds"}``.
@@ -387,15 +428,15 @@ def train_gasp(model: GASP, images: torch.Tensor, config: GASPConfig, *,
     from .checkpoints import hardware, model_record, read, write_atomic
 
     size, channels = model.low_size, model.config["in_channels"]
-    if images.dim() != 4 or images.shape[1:] != (channels, size, size):
+    if tuple(first(images).shape[1:]) != (channels, size, size):
         raise ValueError(f"images must have shape (N, {channels}, {size}, {size}) for this GASP, "
-                         f"got {tuple(images.shape)}")
+                         f"got {(len(images),) + tuple(first(images).shape[1:])}")  # type: ignore[arg-type]
     device = next(model.parameters()).device
-    generator = torch.Generator().manual_seed(config.seed)
+    parallel = distributed.current(accumulate)
+    generators = parallel.generators(config.seed)
     opt_g = torch.optim.Adam(model.generator_parameters(), lr=config.lr, betas=config.betas)
     opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=config.lr_disc, betas=config.betas)
     history: dict = {"step": [], "d_loss": [], "g_loss": [], "r1": [], "seconds": 0.0}
-    order = torch.empty(0, dtype=torch.long)
     step = 0
     settings = dataclasses.asdict(config)
     if checkpoint is not None and resume and Path(checkpoint).is_file():
@@ -404,28 +445,31 @@ def train_gasp(model: GASP, images: torch.Tensor, config: GASPConfig, *,
         model.load_state_dict(record["state_dict"])
         opt_g.load_state_dict(record["optimizer"]["generator"])
         opt_d.load_state_dict(record["optimizer"]["discriminator"])
-        generator.set_state(record["generator"])
-        history, step, order = record["history"], int(record["step"]), record["order"]
+        restore_generators(record, checkpoint, generators, parallel)
+        history, step = record["history"], int(record["step"])
+    distributed.broadcast_parameters(model)
+    stream = LazyStream(images, config.batch, config.seed, parallel, config.steps, workers)
 
     def write() -> None:
-        if checkpoint is None:
+        states = distributed.gather_states([g.get_state() for g in generators], parallel)
+        if checkpoint is None or not parallel.main:
             return
-        record = {**model_record(model), "step": step, "order": order, "generator": generator.get_state(),
+        record = {**model_record(model), "step": step, "generator": states[0], "generators": states,
                   "optimizer": {"generator": opt_g.state_dict(), "discriminator": opt_d.state_dict()},
                   "train_config": settings, "history": history,
                   "meta": {**(meta or {}), "steps": step, "train_config": settings,
+                           "world_size": parallel.world_size, "accumulate": parallel.accumulate,
+                           "parts": parallel.parts, "global_batch": config.batch,
                            "wall_seconds": round(history["seconds"], 1), "hardware": hardware(),
                            "torch": str(torch.__version__)}}
         write_atomic(record, checkpoint)
 
     model.train()
-    bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="train GASP")
+    bar = tqdm(total=config.steps, initial=step, disable=not (progress and parallel.main), desc="train GASP")
     start, elapsed0 = time.perf_counter(), history["seconds"]
     while step < config.steps:
-        if order.numel() < config.batch:
-            order = torch.cat([order, torch.randperm(len(images), generator=generator)])
-        idx, order = order[:config.batch], order[config.batch:]
-        values = gasp_step(model, images[idx].to(device), config, opt_g, opt_d, generator, step)
+        reals = [stream.part(step, k).to(device) for k in range(parallel.accumulate)]
+        values = gasp_step(model, reals, config, opt_g, opt_d, generators, step)
         step += 1
         history["step"].append(step)
         for k, v in values.items():

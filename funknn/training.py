@@ -4,9 +4,10 @@ loop that every trainer of the package shares (checkpoints: :mod:`funknn.checkpo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -14,7 +15,9 @@ from typing import Protocol, runtime_checkable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import Dataset
 
+from . import distributed
 from .checkpoints import hardware, model_record, read, stored_config, write_atomic
 from .data import ImageCollection, resize
 from .models.protocols import Configured, FixedScaleModel, SuperResolver
@@ -186,11 +189,13 @@ def loss_value(kind: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Ten
 
 
 def function_loss(model: nn.Module, data: FunctionSource, config: TrainConfig, generator: torch.Generator,
-                  device: torch.device) -> torch.Tensor:
-    """Loss of one step on a function source (exact values and, optionally, derivatives)."""
+                  device: torch.device, images: int | None = None) -> torch.Tensor:
+    """Loss of one step (or one part of a step: ``images`` functions, default
+    ``config.batch_images``) on a function source (exact values and, optionally, derivatives)."""
     d = draw_low_size(config.mode, config.size, generator)
+    count = config.batch_images if images is None else images
     batch = {k: v.to(device) for k, v in
-             data.training_batch(config.batch_images, d, config.batch_pixels, generator).items()}
+             data.training_batch(count, d, config.batch_pixels, generator).items()}
     if config.gradient_weight == 0 and config.laplacian_weight == 0:
         return loss_value(config.loss, model(batch["coords"], batch["low"]), batch["values"])
     from .derivatives import derivatives
@@ -208,14 +213,20 @@ def function_loss(model: nn.Module, data: FunctionSource, config: TrainConfig, g
     return loss
 
 
-def image_loss(model: SuperResolver, data: ImageCollection, config: TrainConfig, generator: torch.Generator,
-               device: torch.device) -> torch.Tensor:
-    """Loss of one step on an image collection: random crops, their low-resolution versions and
-    random target pixels (whole targets for a fixed-scale model)."""
+def image_loss(model: SuperResolver, data: ImageCollection | torch.Tensor, config: TrainConfig,
+               generator: torch.Generator, device: torch.device, images: int | None = None) -> torch.Tensor:
+    """Loss of one step (or one part of a step: ``images`` crops, default ``config.batch_images``)
+    on an image collection: random crops, their low-resolution versions and random target
+    pixels (whole targets for a fixed-scale model). ``data`` may also be the step's images
+    themselves (B, C, H, W), streamed from a data set: random crops of them are taken."""
     if config.gradient_weight > 0 or config.laplacian_weight > 0:
         raise ValueError("gradient_weight / laplacian_weight > 0 need a data source with exact "
                          "derivatives (e.g. funknn.data.RandomBumps), not an image collection")
-    high = data.random_crops(config.batch_images, config.size, generator).to(device)
+    count = config.batch_images if images is None else images
+    if isinstance(data, torch.Tensor):
+        high = crop_each(data, config.size, generator).to(device)
+    else:
+        high = data.random_crops(count, config.size, generator).to(device)
     low, target = make_pair(high, config.mode, generator)
     if isinstance(model, FixedScaleModel):  # a U-Net: whole images at its one factor
         scale = model.fixed_scale
@@ -227,18 +238,41 @@ def image_loss(model: SuperResolver, data: ImageCollection, config: TrainConfig,
     return loss_value(config.loss, query(model, coords, low, target.shape[-2:]), values)
 
 
-def train(model: nn.Module, data: ImageCollection | FunctionSource, config: TrainConfig, *,
+def crop_each(images: torch.Tensor, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One random crop of side ``size`` of each image (B, C, H, W), flipped left-right with
+    probability 1/2 (the random choices as :meth:`~funknn.data.ImageCollection.random_crops`)."""
+    B, _, H, W = images.shape
+    if H < size or W < size:
+        raise ValueError(f"crop size {size} exceeds the streamed images' size {H}×{W}")
+    crops = []
+    for b in range(B):
+        top = int(torch.randint(H - size + 1, (1,), generator=generator))
+        left = int(torch.randint(W - size + 1, (1,), generator=generator))
+        crop = images[b, :, top:top + size, left:left + size]
+        if bool(torch.randint(2, (1,), generator=generator)):
+            crop = crop.flip(-1)
+        crops.append(crop)
+    return torch.stack(crops)
+
+
+def train(model: nn.Module, data: ImageCollection | FunctionSource | Dataset, config: TrainConfig, *,
           checkpoint: str | Path | None = None, resume: bool = True, progress: bool = True,
-          meta: dict | None = None, callback: Callable[[int, float], None] | None = None) -> dict:
+          meta: dict | None = None, callback: Callable[[int, float], None] | None = None,
+          accumulate: int = 1, workers: int = 0, amp: str = "off") -> dict:
     """Train a model on random pixel batches over random image batches.
 
     Each step draws ``batch_images`` random crops of side ``size`` (with flips), makes the
     low-resolution input and the target for the mode (antialiased resizing), draws
     ``batch_pixels`` random target pixels per image and takes one Adam step on the L1/L2 loss.
+    Under torchrun every rank computes its parts of the global batch (see
+    :mod:`funknn.distributed`); ``batch_images`` is the global batch.
 
     Args:
         model: a FunkNN (or any model with the same call signature); trained on its device.
-        data: training images (an :class:`~funknn.data.ImageCollection`), or a source of
+        data: training images (an :class:`~funknn.data.ImageCollection`, in memory), a data set
+            of equal-size images streamed by a ``DataLoader`` (e.g.
+            :class:`~funknn.data.ImageFolderDataset`; each step's images are taken without
+            replacement in a random order per epoch, then randomly cropped), or a source of
             functions with exact targets such as :class:`~funknn.data.RandomBumps`, whose
             ``training_batch(batch, low_size, pixels, generator)`` gives the step's data.
         config: the run's settings.
@@ -248,25 +282,66 @@ def train(model: nn.Module, data: ImageCollection | FunctionSource, config: Trai
         progress: show a tqdm progress bar.
         meta: free-form metadata stored in the checkpoint (e.g. the command line).
         callback: called as ``callback(step, loss)`` after every step.
+        accumulate: parts of the global batch per process (gradient accumulation).
+        workers: ``DataLoader`` worker processes for a streamed data set (0: in this process).
+        amp: mixed precision of the forward passes: ``"off"``, ``"bf16"`` or ``"fp16"``
+            (see :func:`run_adam`).
 
     Returns:
         History ``{"step": [...], "loss": [...], "seconds": float}``.
     """
     device = next(model.parameters()).device
+    parallel = distributed.current(accumulate)
+    part = parallel.part_size(config.batch_images, "batch_images")
     if isinstance(data, FunctionSource):
         source = data
 
-        def step_loss(generator: torch.Generator) -> torch.Tensor:
-            return function_loss(model, source, config, generator, device)
-    else:
+        def step_loss(generator: torch.Generator, k: int, step: int) -> torch.Tensor:
+            return function_loss(model, source, config, generator, device, part)
+    elif isinstance(data, ImageCollection):
         images = data
 
-        def step_loss(generator: torch.Generator) -> torch.Tensor:
-            return image_loss(model, images, config, generator, device)
+        def step_loss(generator: torch.Generator, k: int, step: int) -> torch.Tensor:
+            return image_loss(model, images, config, generator, device, part)
+    else:
+        stream = LazyStream(data, config.batch_images, config.seed, parallel, config.steps, workers)
+
+        def step_loss(generator: torch.Generator, k: int, step: int) -> torch.Tensor:
+            return image_loss(model, stream.part(step, k), config, generator, device, part)
 
     return run_adam(model, config, step_loss,
                     checkpoint=checkpoint, resume=resume, progress=progress, meta=meta,
-                    desc=f"train {config.mode}", callback=callback)
+                    desc=f"train {config.mode}", callback=callback, accumulate=accumulate,
+                    global_batch=config.batch_images, amp=amp)
+
+
+class LazyStream:
+    """The images of each step's parts, streamed from ``data`` (a tensor or a ``Dataset``) in the
+    order of :class:`~funknn.distributed.StepBatches`, from whatever step is asked for first
+    (a resumed run starts there; later steps must follow in order)."""
+
+    def __init__(self, data: torch.Tensor | Dataset, batch: int, seed: int,
+                 parallel: distributed.Parallel, steps: int, workers: int = 0) -> None:
+        self.data, self.batch, self.seed, self.parallel = data, batch, seed, parallel
+        self.steps, self.workers = steps, workers
+        self.part_size = parallel.part_size(batch)
+        self._iter: Iterator[torch.Tensor] | None = None
+        self._step = -1
+        self._images = torch.empty(0)
+
+    def part(self, step: int, k: int) -> torch.Tensor:
+        """The images of this process's ``k``-th part of step ``step`` (counted from 0)."""
+        if self._iter is None:
+            self._iter = distributed.stream(self.data, distributed.StepBatches(
+                len(self.data), self.batch, self.seed, step, self.parallel, self.steps),  # type: ignore[arg-type]
+                self.workers)
+            self._step = step - 1
+        if step != self._step:
+            if step != self._step + 1:
+                raise RuntimeError(f"streamed steps must follow in order: asked for {step} "
+                                   f"after {self._step}")
+            self._images, self._step = next(self._iter), step
+        return self._images[k * self.part_size:(k + 1) * self.part_size]
 
 
 def optimise(optimiser: torch.optim.Optimizer, loss: torch.Tensor) -> float:
@@ -295,25 +370,38 @@ def _resume(record: dict, checkpoint: str | Path, model: nn.Module, config: Step
                          "funknn.checkpoints.release); train from scratch with resume=False / --restart")
 
 
-def run_adam(model: nn.Module, config: StepConfig, step_loss: Callable[[torch.Generator], torch.Tensor], *,
+def run_adam(model: nn.Module, config: StepConfig,
+             step_loss: Callable[[torch.Generator, int, int], torch.Tensor], *,
              checkpoint: str | Path | None = None, resume: bool = True, progress: bool = True,
              meta: dict | None = None, desc: str = "train",
              callback: Callable[[int, float], None] | None = None,
-             state: dict | None = None) -> dict:
-    """The resumable training loop shared by :func:`train` and the generative prior's parts.
+             state: dict | None = None, accumulate: int = 1, global_batch: int | None = None,
+             amp: str = "off") -> dict:
+    """The resumable, data-parallel training loop shared by :func:`train` and the generative
+    prior's parts.
 
-    Adam (``config.lr``) for ``config.steps`` steps on ``step_loss(generator)``, where
-    ``generator`` is seeded by ``config.seed``; atomic checkpoints every
-    ``config.checkpoint_every`` steps and at the end (model, optimiser, step, generator state,
-    config, history, ``meta`` and the entries of ``state``); resuming restores all of them, so a
-    resumed run equals an uninterrupted one, and refuses another model or other settings
-    (``steps`` may change). ``state`` is a dict that ``step_loss`` may update in place (e.g. an
-    epoch's remaining order); it is saved and restored with the run.
+    Adam (``config.lr``) for ``config.steps`` steps. A step sums ``step_loss(generator, k, step)``
+    over this process's parts ``k = 0 … accumulate − 1`` of the global batch (each part's
+    ``generator`` seeded from ``config.seed``, part 0's by the seed itself; ``step`` counted from
+    0), divided by the number of parts, and averages the gradients over the ranks of a torchrun
+    run (:mod:`funknn.distributed`): every rank takes the same step. Atomic checkpoints (rank 0)
+    every ``config.checkpoint_every`` steps and at the end (model, optimiser, step, every part's
+    generator state, config, history, ``meta`` with ``world_size``, ``accumulate`` and
+    ``global_batch``, and the entries of ``state``); resuming restores all of them, so a resumed
+    run equals an uninterrupted one, and refuses another model, other settings (``steps`` may
+    change) or another number of parts. ``state`` is a dict that ``step_loss`` may update in
+    place; it is saved and restored with the run. ``amp`` (``"off"``, ``"bf16"``, ``"fp16"``)
+    runs the losses under ``torch.autocast`` in that precision (fp16 with a gradient scaler).
     """
     from tqdm.auto import tqdm
 
+    if amp not in AMP:
+        raise ValueError(f"unknown amp {amp!r}; expected one of {AMP}")
+    parallel = distributed.current(accumulate)
+    device = next(model.parameters()).device
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
     state = {} if state is None else state
-    generator = torch.Generator().manual_seed(config.seed)
+    generators = parallel.generators(config.seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     history: dict = {"step": [], "loss": [], "seconds": 0.0}
     step = 0
@@ -322,30 +410,45 @@ def run_adam(model: nn.Module, config: StepConfig, step_loss: Callable[[torch.Ge
         _resume(record, checkpoint, model, config)
         model.load_state_dict(record["state_dict"])
         optimiser.load_state_dict(record["optimizer"])
-        generator.set_state(record["generator"])
+        restore_generators(record, checkpoint, generators, parallel)
         history = record["history"]
         step = int(record["step"])
         state.update({k: record[k] for k in state if k in record})
+    distributed.broadcast_parameters(model)
     settings = dataclasses.asdict(config)  # type: ignore[call-overload]
+    layout = {"world_size": parallel.world_size, "accumulate": parallel.accumulate, "parts": parallel.parts,
+              "global_batch": global_batch}
 
     def write() -> None:
-        if checkpoint is None:
+        states = distributed.gather_states([g.get_state() for g in generators], parallel)
+        if checkpoint is None or not parallel.main:
             return
         record = {**model_record(model), "optimizer": optimiser.state_dict(), "step": step, **state,
-                  "generator": generator.get_state(), "train_config": settings, "history": history,
-                  "meta": {**(meta or {}), "steps": step, "train_config": settings,
+                  "generator": states[0], "generators": states, "train_config": settings,
+                  "history": history,
+                  "meta": {**(meta or {}), "steps": step, "train_config": settings, **layout, "amp": amp,
                            "wall_seconds": round(history["seconds"], 1), "hardware": hardware(),
                            "torch": str(torch.__version__)}}
         write_atomic(record, checkpoint)
 
     model.train()
-    bar = tqdm(total=config.steps, initial=step, disable=not progress, desc=desc)
+    bar = tqdm(total=config.steps, initial=step, disable=not (progress and parallel.main), desc=desc)
     start = time.perf_counter()
     elapsed0 = history["seconds"]
+    params = list(model.parameters())
     while step < config.steps:
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(config, step)
-        value = optimise(optimiser, step_loss(generator))
+        optimiser.zero_grad(set_to_none=True)
+        total = 0.0
+        for k, generator in enumerate(generators):
+            with autocast(device, amp):
+                loss = step_loss(generator, k, step) / parallel.accumulate
+            scaler.scale(loss).backward()
+            total += float(loss.detach())
+        value = distributed.average_gradients(params, [total])[0]
+        scaler.step(optimiser)
+        scaler.update()
         step += 1
         history["step"].append(step)
         history["loss"].append(value)
@@ -359,3 +462,28 @@ def run_adam(model: nn.Module, config: StepConfig, step_loss: Callable[[torch.Ge
     bar.close()
     model.eval()
     return history
+
+
+#: precisions of :func:`run_adam`'s ``amp``
+AMP = ("off", "bf16", "fp16")
+
+
+def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
+    """``torch.autocast`` in the precision ``amp`` names on ``device`` (a no-op for ``"off"``)."""
+    if amp == "off":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+
+
+def restore_generators(record: dict, checkpoint: str | Path, generators: list[torch.Generator],
+                       parallel: distributed.Parallel) -> None:
+    """Set this process's parts' generators from a training checkpoint; raises ``ValueError``
+    when it was written by a run with another number of parts (``world_size × accumulate``)."""
+    states = record.get("generators", [record["generator"]])
+    if len(states) != parallel.parts:
+        raise ValueError(f"cannot resume from {str(checkpoint)!r}: it was written by a run of {len(states)} "
+                         f"part(s) per step (world_size × accumulate) and this run has {parallel.parts} "
+                         f"(world_size {parallel.world_size} × accumulate {parallel.accumulate}); resume "
+                         f"with the same product, e.g. --accumulate {len(states)} in one process")
+    for g, p in zip(generators, parallel.my_parts):
+        g.set_state(states[p])
