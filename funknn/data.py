@@ -176,6 +176,41 @@ def embedded_photos(split: str = "train", short_side: int | None = 256, channels
     return ImageCollection(images, names)
 
 
+def _image_files(path: str | Path, select: slice | None, limit: int | None) -> list[Path]:
+    """The sorted image files of a flat folder, ``[select][:limit]``, with the loaders' errors."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"dataset folder {str(folder)!r} does not exist; {DATA_HINT}")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"dataset folder {str(folder)!r} holds no image files "
+                                f"({', '.join(IMAGE_SUFFIXES)}); {DATA_HINT}")
+    if select is not None:
+        files = files[select]
+        if not files:
+            raise ValueError(f"the selection {select} of {str(folder)!r} holds no files")
+    return files[:limit]
+
+
+def _load_image(file: Path, size: int | None, channels: int) -> torch.Tensor:
+    """One image file → (channels, H, W) in [0, 1]; with ``size``, centre-cropped to a square and
+    resized (antialiased bicubic) to size×size, then clamped to [0, 1]."""
+    from PIL import Image
+
+    try:
+        with Image.open(file) as im:
+            array = np.asarray(im.convert("RGB" if channels == 3 else "L"))
+    except Exception as err:  # PIL raises several types for broken files
+        raise ValueError(f"cannot read image file {str(file)!r}: {err}") from err
+    t = to_tensor(array, channels)
+    if size is not None:
+        h, w = t.shape[-2:]
+        s = min(h, w)
+        t = t[:, (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+        t = resize(t[None], size)[0].clamp(0, 1)
+    return t
+
+
 def image_folder(path: str | Path, size: int | None = None, channels: int = 3,
                  limit: int | None = None, select: slice | None = None) -> ImageCollection:
     """Load a flat folder of images (e.g. CelebA-HQ or LSUN-bedroom exported as PNG/JPEG).
@@ -190,34 +225,8 @@ def image_folder(path: str | Path, size: int | None = None, channels: int = 3,
     Returns:
         An :class:`ImageCollection`.
     """
-    from PIL import Image
-
-    folder = Path(path)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"dataset folder {str(folder)!r} does not exist; {DATA_HINT}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise FileNotFoundError(f"dataset folder {str(folder)!r} holds no image files "
-                                f"({', '.join(IMAGE_SUFFIXES)}); {DATA_HINT}")
-    if select is not None:
-        files = files[select]
-        if not files:
-            raise ValueError(f"the selection {select} of {str(folder)!r} holds no files")
-    files = files[:limit]
-    images = []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                array = np.asarray(im.convert("RGB" if channels == 3 else "L"))
-        except Exception as err:  # PIL raises several types for broken files
-            raise ValueError(f"cannot read image file {str(f)!r}: {err}") from err
-        t = to_tensor(array, channels)
-        if size is not None:
-            h, w = t.shape[-2:]
-            s = min(h, w)
-            t = t[:, (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
-            t = resize(t[None], size)[0].clamp(0, 1)
-        images.append(t)
+    files = _image_files(path, select, limit)
+    images = [_load_image(f, size, channels) for f in files]
     return ImageCollection(images, [f.name for f in files])
 
 
@@ -482,6 +491,36 @@ LODOPAB_HINT = ("LoDoPaB-CT's ground-truth files are named ground_truth_<split>_
                 "dataset 'data' of shape (k, 362, 362); see data/README.md")
 
 
+def _lodopab_files(root: str | Path, split: str, scale: float) -> list[Path]:
+    """The sorted ground-truth files of a LoDoPaB-CT split, with the loaders' errors."""
+    try:
+        import h5py  # noqa: F401
+    except ImportError as err:  # pragma: no cover - h5py is a dependency
+        raise ImportError("reading LoDoPaB-CT needs h5py (pip install h5py)") from err
+    if split not in ("train", "validation", "test"):
+        raise ValueError(f"unknown split {split!r}; expected 'train', 'validation' or 'test'")
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    folder = Path(root)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"LoDoPaB-CT folder {str(folder)!r} does not exist; {LODOPAB_HINT}")
+    files = sorted(folder.glob(f"ground_truth_{split}_*.hdf5"))
+    files += sorted(folder.glob(f"ground_truth_{split}_*.h5"))
+    if not files:
+        raise FileNotFoundError(f"no ground_truth_{split}_*.hdf5 files in {str(folder)!r}; {LODOPAB_HINT}")
+    return files
+
+
+def _lodopab_data(h, file: Path):
+    """The checked dataset ``data`` (k, H, W) of an open LoDoPaB-CT file."""
+    if "data" not in h:
+        raise ValueError(f"{str(file)!r} has no dataset 'data'; {LODOPAB_HINT}")
+    d = h["data"]
+    if d.ndim != 3:
+        raise ValueError(f"{str(file)!r}: dataset 'data' must be (k, H, W), got shape {d.shape}")
+    return d
+
+
 def lodopab_ct(root: str | Path, split: str = "train", size: int = 128, limit: int | None = None,
                scale: float = 1.0) -> torch.Tensor:
     """Ground-truth slices of LoDoPaB-CT (Leuschner et al. 2021) from its HDF5 files.
@@ -499,32 +538,16 @@ def lodopab_ct(root: str | Path, split: str = "train", size: int = 128, limit: i
         limit: read at most this many slices.
         scale: fixed intensity divisor.
     """
-    try:
-        import h5py
-    except ImportError as err:  # pragma: no cover - h5py is a dependency
-        raise ImportError("reading LoDoPaB-CT needs h5py (pip install h5py)") from err
-    if split not in ("train", "validation", "test"):
-        raise ValueError(f"unknown split {split!r}; expected 'train', 'validation' or 'test'")
-    if not scale > 0:
-        raise ValueError(f"scale must be positive, got {scale}")
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"LoDoPaB-CT folder {str(root)!r} does not exist; {LODOPAB_HINT}")
-    files = sorted(root.glob(f"ground_truth_{split}_*.hdf5"))
-    files += sorted(root.glob(f"ground_truth_{split}_*.h5"))
-    if not files:
-        raise FileNotFoundError(f"no ground_truth_{split}_*.hdf5 files in {str(root)!r}; {LODOPAB_HINT}")
+    files = _lodopab_files(root, split, scale)
+    import h5py
+
     slices = []
     remaining = limit if limit is not None else float("inf")
     for f in files:
         if remaining <= 0:
             break
         with h5py.File(f, "r") as h:
-            if "data" not in h:
-                raise ValueError(f"{str(f)!r} has no dataset 'data'; {LODOPAB_HINT}")
-            d = h["data"]
-            if d.ndim != 3:
-                raise ValueError(f"{str(f)!r}: dataset 'data' must be (k, H, W), got shape {d.shape}")
+            d = _lodopab_data(h, f)
             k = int(min(d.shape[0], remaining))
             slices.append(torch.from_numpy(np.asarray(d[:k], dtype=np.float32)))
             remaining -= k
