@@ -1,5 +1,8 @@
 """Data: the embedded photo sets (from scikit-image's bundled images) and loaders for user
-image folders (CelebA-HQ, LSUN exported as images).
+image folders (CelebA-HQ, LSUN exported as images) and LoDoPaB-CT's HDF5 files: in memory
+(:func:`image_folder`, :func:`celeba_hq`, :func:`lodopab_ct`) or streamed through DataLoader
+workers (:class:`ImageFolderDataset`, :func:`celeba_hq_dataset`, :class:`LoDoPaBDataset`, with an
+optional uint8 on-disk :class:`ItemCache`; :func:`default_workers`).
 
 An :class:`ImageCollection` holds images of shape (C, H, W) in [0, 1]; it serves random
 training crops (with flips) and deterministic test tiles.
@@ -7,13 +10,19 @@ training crops (with flips) and deterministic test tiles.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import mmap
+import os
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torch.utils.data
 
 from .sampling import as_size, grid_coords
 
@@ -176,6 +185,41 @@ def embedded_photos(split: str = "train", short_side: int | None = 256, channels
     return ImageCollection(images, names)
 
 
+def _image_files(path: str | Path, select: slice | None, limit: int | None) -> list[Path]:
+    """The sorted image files of a flat folder, ``[select][:limit]``, with the loaders' errors."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"dataset folder {str(folder)!r} does not exist; {DATA_HINT}")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"dataset folder {str(folder)!r} holds no image files "
+                                f"({', '.join(IMAGE_SUFFIXES)}); {DATA_HINT}")
+    if select is not None:
+        files = files[select]
+        if not files:
+            raise ValueError(f"the selection {select} of {str(folder)!r} holds no files")
+    return files[:limit]
+
+
+def _load_image(file: Path, size: int | None, channels: int) -> torch.Tensor:
+    """One image file → (channels, H, W) in [0, 1]; with ``size``, centre-cropped to a square and
+    resized (antialiased bicubic) to size×size, then clamped to [0, 1]."""
+    from PIL import Image
+
+    try:
+        with Image.open(file) as im:
+            array = np.asarray(im.convert("RGB" if channels == 3 else "L"))
+    except Exception as err:  # PIL raises several types for broken files
+        raise ValueError(f"cannot read image file {str(file)!r}: {err}") from err
+    t = to_tensor(array, channels)
+    if size is not None:
+        h, w = t.shape[-2:]
+        s = min(h, w)
+        t = t[:, (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+        t = resize(t[None], size)[0].clamp(0, 1)
+    return t
+
+
 def image_folder(path: str | Path, size: int | None = None, channels: int = 3,
                  limit: int | None = None, select: slice | None = None) -> ImageCollection:
     """Load a flat folder of images (e.g. CelebA-HQ or LSUN-bedroom exported as PNG/JPEG).
@@ -190,34 +234,8 @@ def image_folder(path: str | Path, size: int | None = None, channels: int = 3,
     Returns:
         An :class:`ImageCollection`.
     """
-    from PIL import Image
-
-    folder = Path(path)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"dataset folder {str(folder)!r} does not exist; {DATA_HINT}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise FileNotFoundError(f"dataset folder {str(folder)!r} holds no image files "
-                                f"({', '.join(IMAGE_SUFFIXES)}); {DATA_HINT}")
-    if select is not None:
-        files = files[select]
-        if not files:
-            raise ValueError(f"the selection {select} of {str(folder)!r} holds no files")
-    files = files[:limit]
-    images = []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                array = np.asarray(im.convert("RGB" if channels == 3 else "L"))
-        except Exception as err:  # PIL raises several types for broken files
-            raise ValueError(f"cannot read image file {str(f)!r}: {err}") from err
-        t = to_tensor(array, channels)
-        if size is not None:
-            h, w = t.shape[-2:]
-            s = min(h, w)
-            t = t[:, (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
-            t = resize(t[None], size)[0].clamp(0, 1)
-        images.append(t)
+    files = _image_files(path, select, limit)
+    images = [_load_image(f, size, channels) for f in files]
     return ImageCollection(images, [f.name for f in files])
 
 
@@ -482,6 +500,36 @@ LODOPAB_HINT = ("LoDoPaB-CT's ground-truth files are named ground_truth_<split>_
                 "dataset 'data' of shape (k, 362, 362); see data/README.md")
 
 
+def _lodopab_files(root: str | Path, split: str, scale: float) -> list[Path]:
+    """The sorted ground-truth files of a LoDoPaB-CT split, with the loaders' errors."""
+    try:
+        import h5py  # noqa: F401
+    except ImportError as err:  # pragma: no cover - h5py is a dependency
+        raise ImportError("reading LoDoPaB-CT needs h5py (pip install h5py)") from err
+    if split not in ("train", "validation", "test"):
+        raise ValueError(f"unknown split {split!r}; expected 'train', 'validation' or 'test'")
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    folder = Path(root)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"LoDoPaB-CT folder {str(folder)!r} does not exist; {LODOPAB_HINT}")
+    files = sorted(folder.glob(f"ground_truth_{split}_*.hdf5"))
+    files += sorted(folder.glob(f"ground_truth_{split}_*.h5"))
+    if not files:
+        raise FileNotFoundError(f"no ground_truth_{split}_*.hdf5 files in {str(folder)!r}; {LODOPAB_HINT}")
+    return files
+
+
+def _lodopab_data(h, file: Path):
+    """The checked dataset ``data`` (k, H, W) of an open LoDoPaB-CT file."""
+    if "data" not in h:
+        raise ValueError(f"{str(file)!r} has no dataset 'data'; {LODOPAB_HINT}")
+    d = h["data"]
+    if d.ndim != 3:
+        raise ValueError(f"{str(file)!r}: dataset 'data' must be (k, H, W), got shape {d.shape}")
+    return d
+
+
 def lodopab_ct(root: str | Path, split: str = "train", size: int = 128, limit: int | None = None,
                scale: float = 1.0) -> torch.Tensor:
     """Ground-truth slices of LoDoPaB-CT (Leuschner et al. 2021) from its HDF5 files.
@@ -499,34 +547,372 @@ def lodopab_ct(root: str | Path, split: str = "train", size: int = 128, limit: i
         limit: read at most this many slices.
         scale: fixed intensity divisor.
     """
-    try:
-        import h5py
-    except ImportError as err:  # pragma: no cover - h5py is a dependency
-        raise ImportError("reading LoDoPaB-CT needs h5py (pip install h5py)") from err
-    if split not in ("train", "validation", "test"):
-        raise ValueError(f"unknown split {split!r}; expected 'train', 'validation' or 'test'")
-    if not scale > 0:
-        raise ValueError(f"scale must be positive, got {scale}")
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"LoDoPaB-CT folder {str(root)!r} does not exist; {LODOPAB_HINT}")
-    files = sorted(root.glob(f"ground_truth_{split}_*.hdf5"))
-    files += sorted(root.glob(f"ground_truth_{split}_*.h5"))
-    if not files:
-        raise FileNotFoundError(f"no ground_truth_{split}_*.hdf5 files in {str(root)!r}; {LODOPAB_HINT}")
+    files = _lodopab_files(root, split, scale)
+    import h5py
+
     slices = []
     remaining = limit if limit is not None else float("inf")
     for f in files:
         if remaining <= 0:
             break
         with h5py.File(f, "r") as h:
-            if "data" not in h:
-                raise ValueError(f"{str(f)!r} has no dataset 'data'; {LODOPAB_HINT}")
-            d = h["data"]
-            if d.ndim != 3:
-                raise ValueError(f"{str(f)!r}: dataset 'data' must be (k, H, W), got shape {d.shape}")
+            d = _lodopab_data(h, f)
             k = int(min(d.shape[0], remaining))
             slices.append(torch.from_numpy(np.asarray(d[:k], dtype=np.float32)))
             remaining -= k
     data = torch.cat(slices).unsqueeze(1) / float(scale)
     return resize(data, size).clamp(0, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming datasets: lazy decoding for DataLoader workers, with an optional uint8 on-disk cache
+
+
+def default_workers(local_ranks: int | None = None) -> int:
+    """The number of :class:`torch.utils.data.DataLoader` worker processes sized to this machine:
+    ``min(8, cpus // local_ranks - 1)``, at least 0.
+
+    ``cpus`` counts the CPUs this process may run on (``os.sched_getaffinity`` where the system has
+    it, so that ``taskset`` and container CPU sets are respected; else ``os.cpu_count()``); one CPU
+    per training process is left to the training process itself. ``local_ranks`` is the number of
+    training processes sharing the machine, each with its own loader (default: torchrun's
+    ``LOCAL_WORLD_SIZE``, else 1). More than 8 workers rarely pays: decoding then waits on the disk.
+    0 means loading in the main process (the DataLoader's own default); on a 2-CPU machine the
+    answer is 1.
+    """
+    if hasattr(os, "sched_getaffinity"):
+        cpus = len(os.sched_getaffinity(0))
+    else:  # pragma: no cover - macOS, Windows
+        cpus = os.cpu_count() or 1
+    if local_ranks is None:
+        local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    if local_ranks < 1:
+        raise ValueError(f"local_ranks must be a positive number of processes, got {local_ranks}")
+    return max(0, min(8, cpus // local_ranks - 1))
+
+
+_CACHE_MAGIC = b"FUNKNNC1"
+_CACHE_PAGE = 4096
+#: version of the decoding pipeline recorded in cache keys: bump it when decoding changes
+_CACHE_FORMAT = 1
+
+
+def _file_signature(files: Sequence[Path]) -> list[list]:
+    """(name, bytes, modification time in ns) of each file: a changed file changes the cache key."""
+    out = []
+    for f in files:
+        st = f.stat()
+        out.append([f.name, st.st_size, st.st_mtime_ns])
+    return out
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
+class ItemCache:
+    """A uint8 on-disk cache of a dataset's items, all of one shape, shared by processes.
+
+    One file per dataset configuration, named ``<kind>-<16 hex digits of the key's hash>.u8`` in
+    ``folder``; the key (a JSON-able dict: the source files with their sizes and modification
+    times, the output size, channels, scale, ...) is hashed with SHA-256 and the full digest is also
+    stored in the file's header, so a stale or foreign file is never read. Layout: a 4096-byte
+    header (magic, digest, count and item shape), one "filled" byte per item, then the items'
+    pixels (``count × prod(shape)`` bytes, page aligned), as ``round(x·255)``.
+
+    Safe with several processes at once (DataLoader workers, torchrun ranks on one machine):
+
+    - the file is created at full size under a temporary name and linked to its final name only
+      if none exists (``os.link``; ``os.replace`` where the file system has no hard links, and to
+      replace a file whose header does not match), so nobody sees a partial header;
+    - an item is written with ``os.pwrite`` (pixels first, then its flag, two ordered system calls
+      on one page cache), and read through a read-only shared memory map only once its flag is set,
+      so a reader never returns a half-written item; an item whose writer died before setting the
+      flag is decoded again. Two processes filling the same item write the same bytes.
+
+    The file is sparse until filled; open handles are per process (dropped when pickled and
+    reopened after a fork).
+    """
+
+    def __init__(self, folder: str | Path, key: dict, count: int, shape: Sequence[int]) -> None:
+        if count < 1:
+            raise ValueError(f"a cache needs at least one item, got {count}")
+        self.key = dict(key)
+        self.digest = hashlib.sha256(json.dumps(self.key, sort_keys=True).encode()).digest()
+        self.count, self.shape = int(count), tuple(int(s) for s in shape)
+        self.item_bytes = math.prod(self.shape)
+        self.flags_offset = _CACHE_PAGE
+        self.data_offset = -(-(_CACHE_PAGE + self.count) // _CACHE_PAGE) * _CACHE_PAGE
+        self.nbytes = self.data_offset + self.count * self.item_bytes
+        kind = str(self.key.get("kind", "items"))
+        self.path = Path(folder) / f"{kind}-{self.digest.hex()[:16]}.u8"
+        self._pid: int | None = None
+        self._fd = -1
+        self._map: mmap.mmap | None = None
+        self._view: np.ndarray | None = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.update(_pid=None, _fd=-1, _map=None, _view=None)
+        return state
+
+    def _header(self) -> bytes:
+        return _CACHE_MAGIC + self.digest + np.array([self.count, *self.shape], dtype="<i8").tobytes()
+
+    def _create(self, replace: bool) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(self._header())
+                f.truncate(self.nbytes)
+            if replace:
+                os.replace(tmp, self.path)
+                return
+            try:
+                os.link(tmp, self.path)          # atomic "create if absent"
+            except FileExistsError:
+                pass                             # another process was first: use its file
+            except OSError:                      # no hard links here
+                if not self.path.exists():
+                    os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _matches(self, fd: int) -> bool:
+        header = self._header()
+        return os.fstat(fd).st_size == self.nbytes and os.pread(fd, len(header), 0) == header
+
+    def _open(self) -> np.ndarray:
+        if self._pid == os.getpid() and self._view is not None:
+            return self._view
+        for _ in range(3):
+            if not self.path.exists():
+                self._create(replace=False)
+            fd = os.open(self.path, os.O_RDWR)
+            if self._matches(fd):
+                break
+            os.close(fd)                         # stale or foreign: never used, replaced
+            self._create(replace=True)
+        else:  # pragma: no cover - someone keeps rewriting the file
+            raise RuntimeError(f"cache file {str(self.path)!r} keeps changing under us; remove it")
+        self._fd, self._pid = fd, os.getpid()
+        self._map = mmap.mmap(fd, self.nbytes, access=mmap.ACCESS_READ)
+        self._view = np.frombuffer(self._map, dtype=np.uint8)
+        return self._view
+
+    def filled(self) -> np.ndarray:
+        """A copy of the items' "filled" flags, (count,) bool."""
+        view = self._open()
+        return view[self.flags_offset:self.flags_offset + self.count].astype(bool)
+
+    def get(self, i: int) -> np.ndarray | None:
+        """Item ``i`` as uint8 of the item shape, or None if it is not filled yet."""
+        view = self._open()
+        if not view[self.flags_offset + i]:
+            return None
+        start = self.data_offset + i * self.item_bytes
+        return view[start:start + self.item_bytes].reshape(self.shape).copy()
+
+    def put(self, i: int, pixels: np.ndarray) -> None:
+        """Store item ``i`` (uint8 of the item shape): the pixels, then the flag."""
+        if pixels.dtype != np.uint8 or pixels.shape != self.shape:
+            raise ValueError(f"a cached item must be uint8 of shape {self.shape}, "
+                             f"got {pixels.dtype} {pixels.shape}")
+        self._open()
+        _pwrite_all(self._fd, np.ascontiguousarray(pixels).tobytes(), self.data_offset + i * self.item_bytes)
+        _pwrite_all(self._fd, b"\x01", self.flags_offset + i)
+
+
+def _check_side(size: int) -> int:
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+        raise ValueError(f"size must be a positive integer side in pixels, got {size!r}")
+    return int(size)
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be a positive number of items (or None for all), got {limit}")
+
+
+class _StreamingDataset(torch.utils.data.Dataset):
+    """Items decoded on demand by ``_decode(i)`` → (C, size, size) float32 in [0, 1], through the
+    optional :class:`ItemCache`."""
+
+    cache: ItemCache | None
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _decode(self, i: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"index {i} out of range for a dataset of {n} items")
+        i %= n
+        if self.cache is None:
+            return self._decode(i)
+        stored = self.cache.get(i)
+        if stored is None:
+            stored = np.rint(self._decode(i).numpy() * 255).astype(np.uint8)
+            self.cache.put(i, stored)
+        return torch.from_numpy(stored).float().div_(255)
+
+    def fill_cache(self, workers: int = 0) -> int:
+        """Decode every item not yet in the cache (in ``workers`` DataLoader processes); returns how
+        many items were decoded."""
+        if self.cache is None:
+            raise ValueError("this dataset has no cache (pass cache=<folder>)")
+        missing = np.flatnonzero(~self.cache.filled()).tolist()
+        if not missing:
+            return 0
+        loader = torch.utils.data.DataLoader(
+            torch.utils.data.Subset(self, missing), batch_size=None, num_workers=workers)
+        for _ in loader:
+            pass
+        return len(missing)
+
+
+class ImageFolderDataset(_StreamingDataset):
+    """A flat folder of images read lazily: a :class:`torch.utils.data.Dataset` for DataLoader
+    workers, so that no process holds the whole data set in memory.
+
+    The files, their order, the centre crop, the antialiased resize and the clamping are those of
+    :func:`image_folder`: without a cache, ``dataset[i]`` equals ``image_folder(path, size,
+    channels, limit, select)[i]`` exactly. Only the folder is listed on construction; each item is
+    decoded when read. The dataset pickles (DataLoader workers started with ``spawn`` work).
+
+    With ``cache=<folder>`` the resized images are kept as uint8 in an :class:`ItemCache` (one
+    file per folder contents, size and channels) shared by all processes on the machine, filled as
+    items are first read (or at once by :meth:`fill_cache`); later reads (epochs) skip decoding.
+    With a cache every read, first or later, returns the stored ``round(x·255)/255``, which differs
+    from the uncached image by at most 0.5/255 (quantisation).
+
+    Args:
+        path: the folder.
+        size: side of the square images returned, (channels, size, size) float32 in [0, 1].
+        channels: 3 or 1.
+        select: a slice of the sorted file list (applied before ``limit``).
+        limit: at most this many files.
+        cache: a folder for the uint8 cache, or None.
+    """
+
+    def __init__(self, path: str | Path, size: int, channels: int = 3, select: slice | None = None,
+                 limit: int | None = None, cache: str | Path | None = None) -> None:
+        self.size = _check_side(size)
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}")
+        _check_limit(limit)
+        self.channels = channels
+        self.files = _image_files(path, select, limit)
+        self.names = [f.name for f in self.files]
+        self.cache = None
+        if cache is not None:
+            key = {"kind": "images", "format": _CACHE_FORMAT, "files": _file_signature(self.files),
+                   "size": self.size, "channels": channels}
+            self.cache = ItemCache(cache, key, len(self.files), (channels, self.size, self.size))
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _decode(self, i: int) -> torch.Tensor:
+        return _load_image(self.files[i], self.size, self.channels)
+
+
+def celeba_hq_dataset(root: str | Path, split: str = "train", size: int = 128, test_count: int = 100,
+                      limit: int | None = None, cache: str | Path | None = None) -> ImageFolderDataset:
+    """CelebA-HQ read lazily: the split of :func:`celeba_hq` (files sorted by name, the last
+    ``test_count`` are the test split) as an :class:`ImageFolderDataset`."""
+    if split not in ("train", "test"):
+        raise ValueError(f"unknown split {split!r}; expected 'train' or 'test'")
+    select = slice(None, -test_count) if split == "train" else slice(-test_count, None)
+    return ImageFolderDataset(root, size, select=select, limit=limit, cache=cache)
+
+
+class LoDoPaBDataset(_StreamingDataset):
+    """LoDoPaB-CT's ground-truth slices read lazily from its HDF5 files: a
+    :class:`torch.utils.data.Dataset` of (1, size, size) float32 in [0, 1].
+
+    The files, their order, the scaling, the resize and the clamping are those of
+    :func:`lodopab_ct`: without a cache, ``dataset[i]`` equals ``lodopab_ct(root, split, size,
+    limit, scale)[i]`` exactly. Construction reads only the files' shapes into an index of
+    (file, slice); the HDF5 files are opened on first read in each process (h5py handles survive
+    neither pickling nor fork) and kept open. The dataset pickles.
+
+    ``cache=<folder>``: as for :class:`ImageFolderDataset` (key: the files with sizes and
+    modification times, the number of slices, size and scale); cached items differ from uncached
+    ones by at most 0.5/255.
+
+    Args:
+        root: folder with the ``ground_truth_<split>_*.hdf5`` files.
+        split: ``"train"``, ``"validation"`` or ``"test"``.
+        size: output side (the paper: 128).
+        limit: at most this many slices.
+        scale: fixed intensity divisor.
+        cache: a folder for the uint8 cache, or None.
+    """
+
+    def __init__(self, root: str | Path, split: str = "train", size: int = 128, limit: int | None = None,
+                 scale: float = 1.0, cache: str | Path | None = None) -> None:
+        files = _lodopab_files(root, split, scale)
+        self.size = _check_side(size)
+        _check_limit(limit)
+        self.scale = float(scale)
+        self.files, counts = self._index_files(files, limit)
+        self.file_of = np.repeat(np.arange(len(counts)), counts)
+        self.slice_of = np.concatenate([np.arange(k) for k in counts])
+        self._pid: int | None = None
+        self._handles: dict[int, object] = {}
+        self.cache = None
+        if cache is not None:
+            key = {"kind": "lodopab", "format": _CACHE_FORMAT, "files": _file_signature(self.files),
+                   "count": len(self), "size": self.size, "scale": self.scale}
+            self.cache = ItemCache(cache, key, len(self), (1, self.size, self.size))
+
+    @staticmethod
+    def _index_files(files: list[Path], limit: int | None) -> tuple[list[Path], list[int]]:
+        """The files that contribute (up to ``limit`` slices) and their numbers of slices."""
+        import h5py
+
+        used, counts = [], []
+        remaining = limit if limit is not None else math.inf
+        for f in files:
+            if remaining <= 0:
+                break
+            with h5py.File(f, "r") as h:
+                k = int(min(_lodopab_data(h, f).shape[0], remaining))
+            if k > 0:
+                used.append(f)
+                counts.append(k)
+            remaining -= k
+        if not counts:
+            raise ValueError(f"the files {[str(f) for f in files]} hold no slices; {LODOPAB_HINT}")
+        return used, counts
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.update(_pid=None, _handles={})
+        return state
+
+    def __len__(self) -> int:
+        return len(self.file_of)
+
+    def _data(self, file_index: int):
+        if self._pid != os.getpid():             # new process (fork): open our own handles
+            self._pid, self._handles = os.getpid(), {}
+        if file_index not in self._handles:
+            import h5py
+
+            f = self.files[file_index]
+            self._handles[file_index] = _lodopab_data(h5py.File(f, "r"), f)
+        return self._handles[file_index]
+
+    def _decode(self, i: int) -> torch.Tensor:
+        d = self._data(int(self.file_of[i]))
+        x = torch.from_numpy(np.asarray(d[int(self.slice_of[i])], dtype=np.float32))
+        return resize(x[None, None] / self.scale, self.size).clamp(0, 1)[0]
