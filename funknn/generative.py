@@ -144,8 +144,13 @@ def train_flow(flow: RealNVP, codes: torch.Tensor, config: FitConfig, *,
                meta: dict | None = None, accumulate: int = 1) -> dict:
     """Train a flow by maximum likelihood on latent codes (N, L). The loss is the negative
     log-likelihood in bits per dimension. Data-parallel under torchrun (as
-    :func:`train_autoencoder`)."""
+    :func:`train_autoencoder`); the ActNorm layers start from the whole first global batch, the
+    same on every rank."""
     flow.check_codes(codes[:1])
+    flow.train()
+    first_batch = next(iter(distributed.StepBatches(len(codes), config.batch, config.seed)))
+    with torch.no_grad():       # ActNorm's data-dependent start, from the whole first global batch
+        flow.nll_bits_per_dim(codes[first_batch])
     return _fit(flow, codes, config, flow.nll_bits_per_dim, checkpoint, resume, progress, meta,
                 "train flow", accumulate)
 

@@ -1,5 +1,5 @@
 """Run by tests/test_distributed.py, under ``torchrun`` (Gloo) or in one process: trains a FunkNN
-(in-memory image collection), an autoencoder (streamed through a DataLoader) and a GASP for a
+(in-memory image collection), an autoencoder (streamed through a DataLoader), a flow and a GASP for a
 few steps and saves each rank's weights and loss histories to ``OUT/rank<r>.pt``.
 
     torchrun --standalone --nproc-per-node=2 tests/distributed_worker.py OUT
@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from funknn import data, distributed
-from funknn.generative import FitConfig, GASPConfig, train_autoencoder, train_gasp
+from funknn.generative import FitConfig, GASPConfig, train_autoencoder, train_flow, train_gasp
 from funknn.models import build
 from funknn.training import TrainConfig, train
 
@@ -53,6 +53,11 @@ def main() -> None:
     h = train_autoencoder(ae, Phantoms(phantoms), FitConfig(steps=args.steps, batch=4, perceptual="none"),
                           progress=False, accumulate=args.accumulate, workers=1)
     results["autoencoder"] = (ae.state_dict(), h["loss"])
+    torch.manual_seed(0)
+    flow = build("realnvp", dim=8, blocks=2, hidden=[16])
+    h = train_flow(flow, torch.randn(12, 8) * torch.linspace(0.5, 2, 8), FitConfig(steps=args.steps, batch=4),
+                   progress=False, accumulate=args.accumulate)
+    results["flow"] = (flow.state_dict(), h["loss"])
     torch.manual_seed(0)
     gasp = build("gasp", image_size=8, latent_dim=4, frequencies=8, hidden=[8], hypernet=[16],
                  disc_channels=[8, 16], neighbours=4, weightnet=4)

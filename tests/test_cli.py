@@ -159,3 +159,35 @@ def test_train_gasp(tmp_path, capsys):
     command[command.index("--steps") + 1] = "3"
     assert main(command) == 0                                                     # resumed
     assert funknn.load(out).meta["steps"] == 3
+
+
+def test_trainers_stream_a_folder_with_a_cache_and_accumulate(tmp_path, capsys):
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 256, (20 + i, 18, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    cache = tmp_path / "cache"
+    out = tmp_path / "m.pt"
+    common = ["--data", str(folder), "--stream", "--cache", str(cache), "--workers", "0", "--accumulate", "2",
+              "--no-progress"]
+    assert main(["train", "--network", "mlp", "--short-side", "16", "--size", "16", "--steps", "2",
+                 "--batch-images", "4", "--batch-pixels", "8", "--amp", "bf16", "--out", str(out),
+                 *common]) == 0
+    meta = funknn.load(out).meta
+    assert (meta["world_size"], meta["accumulate"], meta["global_batch"], meta["amp"]) == (1, 2, 4, "bf16")
+    assert len(list(cache.glob("*.u8"))) == 1                                   # the resized images, uint8
+    ae = tmp_path / "ae.pt"
+    assert main(["train-autoencoder", "--size", "16", "--latent-dim", "4", "--width", "4", "--max-width", "4",
+                 "--steps", "2", "--batch", "2", "--out", str(ae), *common]) == 0
+    assert main(["train-flow", "--autoencoder", str(ae), "--blocks", "1", "--hidden", "8", "--steps", "1",
+                 "--batch", "2", "--out", str(tmp_path / "f.pt"), *common]) == 0
+    assert main(["train-gasp", "--size", "8", "--latent-dim", "4", "--frequencies", "4", "--hidden", "8",
+                 "--hypernet", "8", "--disc-channels", "4", "4", "--steps", "1", "--batch", "2",
+                 "--out", str(tmp_path / "g.pt"), *common]) == 0
+    capsys.readouterr()
+    assert main(["train", "--network", "mlp", "--steps", "3", "--out", str(out), "--short-side", "16",
+                 "--size", "16", "--batch-images", "4", "--batch-pixels", "8", "--data", str(folder),
+                 "--stream", "--no-progress"]) == 2                            # 1 part now, 2 before
+    assert "--accumulate 2" in capsys.readouterr().err
+    assert main(["train", "--data", "photos", "--stream", "--out", str(out)]) == 2

@@ -106,7 +106,7 @@ def test_streamed_training_reads_the_same_images_with_workers():
 @pytest.mark.slow
 def test_two_gloo_processes_hold_identical_weights_equal_to_one_process(tmp_path):
     """2 processes (torchrun, Gloo) vs 1 process with accumulate=2: the same global batches, so the
-    same weights up to float rounding (tolerance 1e-6; measured: equal) for all three trainers."""
+    same weights up to float rounding (tolerance 1e-6; measured: equal) for all four trainers."""
     (tmp_path / "two").mkdir()
     (tmp_path / "one").mkdir()
     run = _torchrun("tests/distributed_worker.py", str(tmp_path / "two"))
@@ -116,7 +116,7 @@ def test_two_gloo_processes_hold_identical_weights_equal_to_one_process(tmp_path
                     "--accumulate", "2"], cwd=ROOT, env=ENV, check=True, timeout=300)
     ranks = [torch.load(tmp_path / "two" / f"rank{r}.pt") for r in range(2)]
     single = torch.load(tmp_path / "one" / "rank0.pt")
-    for name in ("funknn", "autoencoder", "gasp"):
+    for name in ("funknn", "autoencoder", "flow", "gasp"):
         (w0, loss0), (w1, _), (ws, loss_s) = ranks[0][name], ranks[1][name], single[name]
         for k in w0:
             assert torch.equal(w0[k], w1[k]), (name, k)
