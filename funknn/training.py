@@ -487,3 +487,37 @@ def restore_generators(record: dict, checkpoint: str | Path, generators: list[to
                          f"with the same product, e.g. --accumulate {len(states)} in one process")
     for g, p in zip(generators, parallel.my_parts):
         g.set_state(states[p])
+
+
+def step_cost(model: nn.Module, loss: Callable[[], torch.Tensor]) -> dict[str, float]:
+    """What one training step of ``model`` costs, measured on one call of ``loss()`` and its
+    backward pass: ``flops`` (the matrix-multiply and convolution FLOPs of forward + backward,
+    counted by ``torch.utils.flop_counter``), ``activation_bytes`` (the tensors autograd keeps
+    for the backward pass, each storage once, parameters excluded: the memory that grows with
+    the batch) and ``state_bytes`` (weights, gradients and Adam's two moments: 4 × the
+    parameters' bytes). Gradients are left in ``model``'s parameters.
+
+    Example:
+        >>> m = nn.Linear(10, 5)
+        >>> cost = step_cost(m, lambda: m(torch.ones(8, 10)).sum())
+        >>> cost["flops"], cost["state_bytes"]    # 2·8·10·5 forward + as many for the weight gradient
+        (1600.0, 880.0)
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    owned = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in owned:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        value = loss()
+        value.backward()
+    state = 4 * sum(p.numel() * p.element_size() for p in model.parameters())
+    return {"flops": float(counter.get_total_flops()), "activation_bytes": float(sum(saved.values())),
+            "state_bytes": float(state)}
