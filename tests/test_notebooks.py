@@ -138,3 +138,15 @@ def test_inverse_notebooks_paper_profile(tmp_path, tiny_prior, name, extra):
                                 steps=2, n_test=1, **extra)
     assert summary["profile"] == "paper" and summary["reconstruction_resolution"] == 256
     assert summary["steps"] == 2 and summary["test_images"] == 1
+
+
+@pytest.mark.slow
+def test_07_paper_scale_paper_profile(tmp_path, fake_celeba):
+    summary = run_paper_profile("07_paper_scale", tmp_path, data_dir=str(fake_celeba), batch_images=1)
+    assert summary["profile"] == "paper"
+    funknn_step = summary["step"]["FunkNN (CNN)"]
+    assert funknn_step["measured batch"] == "512 queries" and funknn_step["paper batch"] == "32,768 queries"
+    assert funknn_step["GFLOP per paper step"] > 100 and funknn_step["activation GB per paper step"] > 1
+    assert set(summary["loading_ms_per_image"]) == {
+        "decode + resize (no cache)", "first epoch with the cache (decode, resize, store)",
+        "later epochs (read the uint8 cache)"}
