@@ -456,8 +456,10 @@ def train_gasp(model: GASP, images: torch.Tensor | Dataset, config: GASPConfig, 
     stream = LazyStream(images, config.batch, config.seed, parallel, config.steps, workers)
 
     def write() -> None:
+        if checkpoint is None:          # the same on every rank
+            return
         states = distributed.gather_states([g.get_state() for g in generators], parallel)
-        if checkpoint is None or not parallel.main:
+        if not parallel.main:
             return
         record = {**model_record(model), "step": step, "generator": states[0], "generators": states,
                   "optimizer": {"generator": opt_g.state_dict(), "discriminator": opt_d.state_dict()},

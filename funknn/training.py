@@ -411,8 +411,7 @@ def run_adam(model: nn.Module, config: StepConfig,
         model.load_state_dict(record["state_dict"])
         optimiser.load_state_dict(record["optimizer"])
         restore_generators(record, checkpoint, generators, parallel)
-        history = record["history"]
-        step = int(record["step"])
+        history, step = record["history"], int(record["step"])
         state.update({k: record[k] for k in state if k in record})
     distributed.broadcast_parameters(model)
     settings = dataclasses.asdict(config)  # type: ignore[call-overload]
@@ -420,8 +419,10 @@ def run_adam(model: nn.Module, config: StepConfig,
               "global_batch": global_batch}
 
     def write() -> None:
+        if checkpoint is None:          # the same on every rank
+            return
         states = distributed.gather_states([g.get_state() for g in generators], parallel)
-        if checkpoint is None or not parallel.main:
+        if not parallel.main:
             return
         record = {**model_record(model), "optimizer": optimiser.state_dict(), "step": step, **state,
                   "generator": states[0], "generators": states, "train_config": settings,
@@ -439,16 +440,8 @@ def run_adam(model: nn.Module, config: StepConfig,
     while step < config.steps:
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(config, step)
-        optimiser.zero_grad(set_to_none=True)
-        total = 0.0
-        for k, generator in enumerate(generators):
-            with autocast(device, amp):
-                loss = step_loss(generator, k, step) / parallel.accumulate
-            scaler.scale(loss).backward()
-            total += float(loss.detach())
-        value = distributed.average_gradients(params, [total])[0]
-        scaler.step(optimiser)
-        scaler.update()
+        value = _accumulated_step(params, optimiser, scaler, generators, step_loss, step,
+                                  lambda: autocast(device, amp))
         step += 1
         history["step"].append(step)
         history["loss"].append(value)
@@ -462,6 +455,25 @@ def run_adam(model: nn.Module, config: StepConfig,
     bar.close()
     model.eval()
     return history
+
+
+def _accumulated_step(params: list[nn.Parameter], optimiser: torch.optim.Optimizer,
+                      scaler: torch.amp.GradScaler, generators: list[torch.Generator],
+                      step_loss: Callable[[torch.Generator, int, int], torch.Tensor], step: int,
+                      precision: Callable[[], contextlib.AbstractContextManager]) -> float:
+    """One optimiser step on the mean loss of this process's parts (one per generator), with the
+    gradients averaged over the ranks; returns the loss averaged over parts and ranks."""
+    optimiser.zero_grad(set_to_none=True)
+    total = 0.0
+    for k, generator in enumerate(generators):
+        with precision():
+            loss = step_loss(generator, k, step) / len(generators)
+        scaler.scale(loss).backward()
+        total += float(loss.detach())
+    value = distributed.average_gradients(params, [total])[0]
+    scaler.step(optimiser)
+    scaler.update()
+    return value
 
 
 #: precisions of :func:`run_adam`'s ``amp``
