@@ -73,3 +73,9 @@ def test_prior_range_script(capsys, tmp_path):
                                      "--gasp", str(tmp_path / "gasp.pt")])
     assert len(out) == 2 and all(set(r) == {"latent fit", "nearest sample"} for r in out.values())
     assert "validation phantoms" in capsys.readouterr().out
+
+
+def test_train_script(capsys):
+    fractions = _load("train").main(["--quick"])
+    assert list(fractions) == ["2 × 16 px"] and all(f > 0 for f in fractions.values())
+    assert "of matmul" in capsys.readouterr().out

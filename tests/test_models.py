@@ -136,6 +136,84 @@ def test_raw_patch_input_is_the_papers_network():
         FunkNN(1, centred_input="no")
 
 
+def _reference_patch_cnn(net, x, activation):
+    """The paper's patch CNN written with plain ``F.conv2d`` on the whole batch in one pass: the
+    reference that the model's blocked, cache-sized passes must reproduce."""
+    import torch.nn.functional as F
+
+    act = F.relu if activation == "relu" else torch.sin
+    for g, group in enumerate(net.groups):
+        if g > 0:
+            x = F.max_pool2d(x, 2)
+        for conv in group:
+            y = act(F.conv2d(F.pad(x, (1, 0, 1, 0)), conv.weight, conv.bias))
+            x = y + x if y.shape == x.shape else y
+    h = net.fc_in(x.flatten(1))
+    for layer in net.fc_hidden:
+        h = act(layer(h)) + h
+    return net.fc_out(h)
+
+
+def _reference_funknn(model, coords, image):
+    B, N = coords.shape[:2]
+    C, p, c = model.in_channels, model.patch_size, model.centre
+    flat = model.patches(coords, image).reshape(B * N, C, p, p)
+    centre = flat[:, :, c, c]
+    local = flat - centre[:, :, None, None] if model.centred_input else flat
+    return (_reference_patch_cnn(model.net, local, model.config["activation"]) + centre).reshape(B, N, C)
+
+
+def _assert_matches_reference(model, coords, image, tol):
+    """Outputs and parameter gradients equal the reference's, to ``tol`` of each one's largest
+    magnitude (float32 sums over thousands of terms differ in their order, not in value)."""
+    def close(a, b):
+        return (a - b).abs().max() <= tol * b.abs().max()
+
+    ref = _reference_funknn(model, coords, image)
+    ref_grads = torch.autograd.grad(ref.square().sum(), list(model.parameters()))
+    out = model(coords, image)
+    grads = torch.autograd.grad(out.square().sum(), list(model.parameters()))
+    assert close(out, ref)
+    for (name, _), g, r in zip(model.named_parameters(), grads, ref_grads):
+        assert close(g, r), name
+    with torch.no_grad():
+        assert close(model(coords, image), ref)
+
+
+@pytest.mark.parametrize("C,kernel,patch_size,width,activation,centred", [
+    (3, "bicubic", 9, 64, "relu", True),
+    (1, "cubic_conv", 9, 16, "sine", False),
+    (3, "bilinear", 5, 8, "relu", True),
+    (1, "bicubic", 11, 8, "sine", True),
+])
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-4), (torch.float64, 1e-10)])
+def test_cnn_blocks_equal_one_plain_conv2d_pass(C, kernel, patch_size, width, activation, centred, dtype,
+                                                tol):
+    torch.manual_seed(0)
+    model = FunkNN(C, kernel=kernel, patch_size=patch_size, width=width, activation=activation,
+                   centred_input=centred, output_init=1.0).to(dtype)
+    model.training_block, model.inference_block = 7, 5        # blocks of uneven sizes
+    image = torch.rand(2, C, 11, 13, dtype=dtype)
+    coords = torch.rand(2, 20, 2, dtype=dtype) * 2 - 1
+    _assert_matches_reference(model, coords, image, tol)
+    model.training_block = None                               # one pass, as on a GPU
+    _assert_matches_reference(model, coords, image, tol)
+
+
+@pytest.mark.parametrize("name", ["photos_single", "bumps_paper"])
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-3), (torch.float64, 1e-10)])
+def test_shipped_cnn_checkpoints_equal_the_plain_conv2d_pass(name, dtype, tol):
+    from funknn import pretrained
+
+    model = pretrained(name).to(dtype)
+    assert model.training_block is not None
+    model.training_block = min(model.training_block, 200 // torch.get_num_threads())
+    torch.manual_seed(0)
+    image = torch.rand(2, model.in_channels, 16, 16, dtype=dtype)
+    coords = torch.rand(2, 300, 2, dtype=dtype) * 2 - 1       # 600 queries: several blocks
+    _assert_matches_reference(model, coords, image, tol)
+
+
 def test_liif_sizes_match_the_paper_and_rebuild_from_config():
     from funknn.models import LIIF
 

@@ -175,6 +175,12 @@ class FunkNN(nn.Module):
         #: queries per block of the network's forward pass when no graph is kept
         #: (benchmarks/render.py: 512–1024 is fastest for the CNN on CPU; the MLP prefers more)
         self.inference_block = 1024 if network == "cnn" else 4096
+        #: queries per block and per CPU thread when a graph is kept (``None``: one pass): each
+        #: block's activations (64 × 81 floats per query and layer) then stay in cache through
+        #: the forward and the backward pass, and a training step of the CNN runs at about
+        #: twice the FLOP rate of one pass over the batch (benchmarks/train.py: 128–384 per
+        #: thread are alike). GPUs take the batch in one pass.
+        self.training_block: int | None = 256 if network == "cnn" else None
         self.patch_size = int(patch_size)
         self.centre = patch_size // 2
         # patch spacing in units of low-resolution pixels, (x, y)
@@ -215,6 +221,19 @@ class FunkNN(nn.Module):
                         boundary=self.boundary)
         return values.reshape(B, N, p, p, C).permute(0, 1, 4, 2, 3)
 
+    def _network(self, local: torch.Tensor) -> torch.Tensor:
+        """The patch network on (M, C, p, p) patches, in blocks whose activations stay in cache
+        (about twice the FLOP rate on CPU; each block's graph is its own, so gradients of any
+        order are those of one pass)."""
+        block: int | None = self.inference_block
+        if torch.is_grad_enabled():
+            block = None
+            if self.training_block is not None and local.device.type == "cpu":
+                block = self.training_block * torch.get_num_threads()
+        if block is None or local.shape[0] <= block:
+            return self.net(local)
+        return torch.cat([self.net(part) for part in local.split(block)])
+
     def forward(self, coords: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         check_image(image)
         if image.shape[1] != self.in_channels:
@@ -229,11 +248,7 @@ class FunkNN(nn.Module):
         # (ours) or from the raw patch (the paper)
         local = flat - centre[:, :, None, None] if self.centred_input else flat
         local = local.contiguous(memory_format=torch.channels_last)
-        if torch.is_grad_enabled() or local.shape[0] <= self.inference_block:
-            out = self.net(local)
-        else:  # blocks whose activations stay in cache: about twice the FLOP rate on CPU
-            out = torch.cat([self.net(part) for part in local.split(self.inference_block)])
-        out = out + centre
+        out = self._network(local) + centre
         return out.reshape(B, N, self.in_channels)
 
 
