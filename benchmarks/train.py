@@ -14,6 +14,13 @@ step — forward + backward ≈ 3 × the network's forward FLOPs, counted analyt
 
     .venv/bin/python benchmarks/train.py [--images 64] [--pixels 512] [--steps 5] [--threads N]
     .venv/bin/python benchmarks/train.py --quick          # a few seconds: smoke test
+    .venv/bin/python benchmarks/train.py --scaling        # + 2 torchrun processes against 1
+
+``--scaling`` then measures the library's data-parallel loop (``funknn.training.run_adam`` under
+torchrun, Gloo) on the same global batch in three configurations, each in a fresh process: one
+process with one thread, one process with two threads, and two processes with one thread each;
+it prints the two-process throughput against the two-thread process and against the ideal (twice
+one thread). Target (issue 15): ≥ 0.8 of ideal.
 """
 
 from __future__ import annotations
@@ -136,9 +143,77 @@ def single_process(args: argparse.Namespace) -> dict[str, float]:
     return {name: r.rate / mm for name, r in results.items()}
 
 
-# Scaling of distributed training (issue 15: 2 torchrun processes with one thread each against
-# one process with 2 threads) belongs here as its own function, e.g. ``scaling(args)`` selected
-# by a ``--scaling`` flag in ``main``; it is not implemented yet.
+def worker(args: argparse.Namespace) -> None:
+    """One configuration of the scaling measurement (run in one process, or by torchrun): the
+    library's data-parallel loop (:func:`funknn.training.run_adam`: each rank computes its part of
+    the global batch, gradients averaged by one all-reduce) on fixed data; rank 0 prints the mean
+    seconds per step after one warm-up step as ``RESULT <json>``."""
+    import json
+
+    from funknn import distributed
+    from funknn.training import TrainConfig, run_adam
+
+    distributed.setup(torch.device("cpu"))
+    parallel = distributed.current()
+    job = StepJob(parallel.part_size(args.images, "images"), args.pixels, args.low_size)
+    generator = torch.Generator().manual_seed(parallel.rank)
+    low = torch.rand(job.images, job.channels, job.low_size, job.low_size, generator=generator)
+    coords = torch.rand(job.images, job.pixels, 2, generator=generator) * 2 - 1
+    target = torch.rand(job.images, job.pixels, job.channels, generator=generator)
+    torch.manual_seed(0)
+    model = funknn.FunkNN(3, network="cnn")
+    stamps: list[float] = []
+
+    def step_loss(g: torch.Generator, k: int, step: int) -> torch.Tensor:
+        return torch.nn.functional.l1_loss(model(coords, low), target)
+
+    config = TrainConfig(steps=args.steps + 1, batch_images=args.images, batch_pixels=args.pixels)
+    run_adam(model, config, step_loss, progress=False,
+             callback=lambda step, loss: stamps.append(time.perf_counter()))
+    if parallel.main:
+        seconds = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+        print("RESULT " + json.dumps({"world_size": parallel.world_size, "seconds_per_step": seconds,
+                                      "threads": torch.get_num_threads()}), flush=True)
+    distributed.teardown()
+
+
+def _run_worker(args: argparse.Namespace, processes: int, threads: int) -> float:
+    """Seconds per step of one configuration, measured by a fresh process (or torchrun job)."""
+    import json
+    import os
+    import subprocess
+
+    options = ["--worker", "--images", str(args.images), "--pixels", str(args.pixels),
+               "--low-size", str(args.low_size), "--steps", str(args.steps)]
+    launcher = [sys.executable] if processes == 1 else [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    out = subprocess.run([*launcher, __file__, *options], env=env, capture_output=True, text=True,
+                         check=False)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    if out.returncode != 0 or not lines:
+        raise RuntimeError(f"the {processes}-process run failed:\n{out.stdout}\n{out.stderr}")
+    return float(json.loads(lines[0][len("RESULT "):])["seconds_per_step"])
+
+
+def scaling(args: argparse.Namespace) -> dict[str, float]:
+    """Data-parallel scaling on this machine: 2 torchrun processes (Gloo, one thread each)
+    against one process with 2 threads and one process with 1 thread, the same global batch."""
+    queries = args.images * args.pixels
+    configs = {"1 process × 1 thread": (1, 1), "1 process × 2 threads": (1, 2),
+               "2 processes × 1 thread (torchrun, Gloo)": (2, 1)}
+    seconds = {name: _run_worker(args, *config) for name, config in configs.items()}
+    print(f"data-parallel scaling: global batch {args.images} images × {args.pixels} px, "
+          f"{args.steps} timed steps")
+    print(f"{'configuration':<42}{'s/step':>9}{'queries/s':>12}")
+    for name, s in seconds.items():
+        print(f"{name:<42}{s:>9.3f}{queries / s:>12,.0f}")
+    one, threads, two = (seconds[name] for name in configs)
+    against_threads = threads / two
+    against_ideal = one / (2 * two)
+    print(f"2 processes against 1 process with 2 threads: {against_threads:.2f}; "
+          f"against ideal (2 × one thread): {against_ideal:.2f}")
+    return {"against_two_threads": against_threads, "against_ideal": against_ideal}
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -154,6 +229,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--training-block", type=int, default=-1,
                         help="queries per block of the CNN's passes (-1: the model's default; 0: one pass)")
     parser.add_argument("--quick", action="store_true", help="tiny job for smoke tests (seconds)")
+    parser.add_argument("--scaling", action="store_true",
+                        help="also measure 2 torchrun processes (1 thread each) against 1 process with "
+                             "2 threads (global batch --images × --pixels; default here 16 × 512)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.images, args.pixels, args.low_size = 2, 16, 8
@@ -164,10 +243,18 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Print the throughput figures; returns each step's fraction of the matmul rate."""
     args = _arguments(argv)
+    if args.worker:
+        worker(args)
+        return {}
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    return single_process(args)
+    fractions = single_process(args)
+    if args.scaling:
+        if not args.quick and "--images" not in (argv if argv is not None else sys.argv):
+            args.images = 16
+        fractions.update(scaling(args))
+    return fractions
 
 
 if __name__ == "__main__":

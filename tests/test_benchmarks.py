@@ -76,6 +76,8 @@ def test_prior_range_script(capsys, tmp_path):
 
 
 def test_train_script(capsys):
-    fractions = _load("train").main(["--quick"])
-    assert list(fractions) == ["2 × 16 px"] and all(f > 0 for f in fractions.values())
-    assert "of matmul" in capsys.readouterr().out
+    fractions = _load("train").main(["--quick", "--scaling"])
+    assert list(fractions) == ["2 × 16 px", "against_two_threads", "against_ideal"]
+    assert all(f > 0 for f in fractions.values())
+    out = capsys.readouterr().out
+    assert "of matmul" in out and "2 processes × 1 thread (torchrun, Gloo)" in out
