@@ -173,8 +173,9 @@ class FunkNN(nn.Module):
         self.in_channels = int(in_channels)
         self.kernel = kernel
         #: queries per block of the network's forward pass when no graph is kept
-        #: (benchmarks/render.py: 512–1024 is fastest for the CNN on CPU; the MLP prefers more)
-        self.inference_block = 1024 if network == "cnn" else 4096
+        #: (benchmarks/render.py: 256 is fastest for the CNN on CPU with 1 and 2 threads, about
+        #: twice the rate of 1024; the MLP prefers more)
+        self.inference_block = 256 if network == "cnn" else 4096
         #: queries per block and per CPU thread when a graph is kept (``None``: one pass): each
         #: block's activations (64 × 81 floats per query and layer) then stay in cache through
         #: the forward and the backward pass, and a training step of the CNN runs at about
