@@ -180,6 +180,15 @@ def _assert_matches_reference(model, coords, image, tol):
         assert close(model(coords, image), ref)
 
 
+@pytest.fixture
+def one_thread():
+    """The CNN's passes with a graph run in blocks on a CPU with one thread (as under torchrun)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("C,kernel,patch_size,width,activation,centred", [
     (3, "bicubic", 9, 64, "relu", True),
     (1, "cubic_conv", 9, 16, "sine", False),
@@ -188,7 +197,7 @@ def _assert_matches_reference(model, coords, image, tol):
 ])
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-4), (torch.float64, 1e-10)])
 def test_cnn_blocks_equal_one_plain_conv2d_pass(C, kernel, patch_size, width, activation, centred, dtype,
-                                                tol):
+                                                tol, one_thread):
     torch.manual_seed(0)
     model = FunkNN(C, kernel=kernel, patch_size=patch_size, width=width, activation=activation,
                    centred_input=centred, output_init=1.0).to(dtype)
@@ -202,12 +211,12 @@ def test_cnn_blocks_equal_one_plain_conv2d_pass(C, kernel, patch_size, width, ac
 
 @pytest.mark.parametrize("name", ["photos_single", "bumps_paper"])
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-3), (torch.float64, 1e-10)])
-def test_shipped_cnn_checkpoints_equal_the_plain_conv2d_pass(name, dtype, tol):
+def test_shipped_cnn_checkpoints_equal_the_plain_conv2d_pass(name, dtype, tol, one_thread):
     from funknn import pretrained
 
     model = pretrained(name).to(dtype)
     assert model.training_block is not None
-    model.training_block = min(model.training_block, 200 // torch.get_num_threads())
+    model.training_block = min(model.training_block, 200)
     torch.manual_seed(0)
     image = torch.rand(2, model.in_channels, 16, 16, dtype=dtype)
     coords = torch.rand(2, 300, 2, dtype=dtype) * 2 - 1       # 600 queries: several blocks

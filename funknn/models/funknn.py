@@ -172,15 +172,17 @@ class FunkNN(nn.Module):
         self.boundary = boundary
         self.in_channels = int(in_channels)
         self.kernel = kernel
-        #: queries per block of the network's forward pass when no graph is kept
+        #: queries per block of the network's forward pass on CPU when no graph is kept
         #: (benchmarks/render.py: 256 is fastest for the CNN on CPU with 1 and 2 threads, about
-        #: twice the rate of 1024; the MLP prefers more)
+        #: twice the rate of 1024; the MLP prefers more). GPUs take a call in one pass.
         self.inference_block = 256 if network == "cnn" else 4096
-        #: queries per block and per CPU thread when a graph is kept (``None``: one pass): each
-        #: block's activations (64 × 81 floats per query and layer) then stay in cache through
-        #: the forward and the backward pass, and a training step of the CNN runs at about
-        #: twice the FLOP rate of one pass over the batch (benchmarks/train.py: 128–384 per
-        #: thread are alike). GPUs take the batch in one pass.
+        #: queries per block when a graph is kept on a CPU with one thread (``None``: one pass):
+        #: each block's activations (64 × 81 floats per query and layer) then stay in cache
+        #: through the forward and the backward pass, and a training step of the CNN runs at
+        #: about 2.5 times the FLOP rate of one pass (benchmarks/train.py: 128–384 are alike).
+        #: With several threads the small blocks' short parallel regions stalled on a shared
+        #: machine (0.10 of the matmul rate against 0.40 for one pass, 2 threads), so several
+        #: threads, and GPUs, take the batch in one pass; torchrun runs one thread per process.
         self.training_block: int | None = 256 if network == "cnn" else None
         self.patch_size = int(patch_size)
         self.centre = patch_size // 2
@@ -226,11 +228,11 @@ class FunkNN(nn.Module):
         """The patch network on (M, C, p, p) patches, in blocks whose activations stay in cache
         (about twice the FLOP rate on CPU; each block's graph is its own, so gradients of any
         order are those of one pass)."""
-        block: int | None = self.inference_block
-        if torch.is_grad_enabled():
-            block = None
-            if self.training_block is not None and local.device.type == "cpu":
-                block = self.training_block * torch.get_num_threads()
+        block: int | None = None                            # GPUs: one pass
+        if local.device.type == "cpu":
+            block = self.inference_block
+            if torch.is_grad_enabled():       # blocks with one thread only (see training_block)
+                block = self.training_block if torch.get_num_threads() == 1 else None
         if block is None or local.shape[0] <= block:
             return self.net(local)
         return torch.cat([self.net(part) for part in local.split(block)])
