@@ -51,6 +51,7 @@ def paper_super_resolution(tmp_path_factory, fake_celeba, fake_lsun):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("super_resolution")    # with chapter 2: they share the trained models
 def test_01_super_resolution_paper_profile(paper_super_resolution):
     summary, ck = paper_super_resolution
     assert summary["profile"] == "paper" and summary["low_size"] == 128 and summary["scales"] == [2]
@@ -65,6 +66,7 @@ def test_01_super_resolution_paper_profile(paper_super_resolution):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("super_resolution")
 def test_02_out_of_distribution_paper_profile(tmp_path, paper_super_resolution, fake_celeba, fake_lsun):
     _, ck = paper_super_resolution
     summary = run_paper_profile("02_out_of_distribution", tmp_path, data_dir=str(fake_celeba),
@@ -129,6 +131,7 @@ def tiny_prior(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("inverse")             # they share the tiny prior
 @pytest.mark.parametrize("name, extra", [
     ("05_inverse_derivatives", dict(finetune_steps=1, baseline_steps=2)),
     ("06_limited_view_ct", dict(finetune_steps=1, tv_steps=2, num_angles=20)),
