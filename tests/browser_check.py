@@ -2,12 +2,13 @@
 
 Usage::
 
-    python tests/browser_check.py [HTML_DIR] [--screenshots DIR] [--browser PATH]
+    python tests/browser_check.py [HTML_DIR] [--screenshots DIR] [--full-page] [--browser PATH]
 
 ``HTML_DIR`` defaults to ``_build/book/_build/html`` (what ``make book`` builds). The pages are
 served by a local ``http.server``; any request to another host is refused and reported, so the
-check also proves that the book works offline. Each page gets a screenshot (top of the page,
-1280×900) under ``--screenshots`` (default ``_build/screenshots``).
+check also proves that the book works offline. Each page gets a screenshot under
+``--screenshots`` (default ``_build/screenshots``): the top of the page, 1280×900, or with
+``--full-page`` the whole page (2–5 s and several MB a page here).
 
 A page fails when:
 
@@ -15,7 +16,8 @@ A page fails when:
 - raw TeX is left in its visible text once MathJax has finished (``\\(``, ``$$``, ``\\frac``, ``$x$``…),
   or MathJax reports a TeX error;
 - an image did not load (``naturalWidth == 0``) or a local resource answered with an error;
-- an output cell shows an error: a traceback output, or a stderr output naming an error;
+- an output cell shows an error: a traceback output, a stderr output naming an error, or a
+  printed traceback;
 - a link to a local page or anchor points at a file or ``id`` that does not exist;
 - it asked for anything outside the book (a CDN, a font server, …), or a script raised.
 
@@ -54,7 +56,8 @@ RAW_TEX = re.compile(
 #: a page that only sends the reader on (the book's root index.html)
 REDIRECT = re.compile(r"""<meta\s+http-equiv=["']refresh["']\s+content=["']\d+;\s*url=([^"']+)["']""", re.I)
 #: the text of an output cell that reports an error
-ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|^\w*(?:Error|Exception)\b.*:", re.M)
+TRACEBACK = "Traceback (most recent call last)"
+ERROR_TEXT = re.compile(re.escape(TRACEBACK) + r"|^\w*(?:Error|Exception)\b.*:", re.M)
 
 # What the page reports, gathered in the browser once MathJax has finished.
 PAGE_SCRIPT = r"""
@@ -88,6 +91,7 @@ async () => {
     tracebacks: Array.from(document.querySelectorAll(".output.traceback, .output.error"))
                      .map(e => e.textContent.slice(0, 200)),
     stderr: Array.from(document.querySelectorAll(".output.stderr")).map(e => e.textContent),
+    streams: Array.from(document.querySelectorAll(".output.stream")).map(e => e.textContent),
     links: Array.from(document.querySelectorAll("a[href]")).map(a => a.href),
   };
 }
@@ -179,6 +183,9 @@ def output_problems(info: dict) -> Iterator[str]:
     for text in info["stderr"]:
         if ERROR_TEXT.search(text):
             yield f"stderr output with an error: {text.strip()[:200]!r}"
+    for text in info["streams"]:
+        if TRACEBACK in text:
+            yield f"printed output with a traceback: {text.strip()[:200]!r}"
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -205,7 +212,7 @@ def screenshot_name(rel: str) -> str:
 
 
 def check(root: Path, screenshots: Path | None = None, browser: str = DEFAULT_BROWSER,
-          timeout_ms: int = 30_000) -> Report:
+          timeout_ms: int = 30_000, full_page: bool = False) -> Report:
     """Open every page under ``root`` in headless Chromium; return the problems found."""
     from playwright.sync_api import sync_playwright
 
@@ -248,7 +255,7 @@ def check(root: Path, screenshots: Path | None = None, browser: str = DEFAULT_BR
             for problem in page_problems(root, base, info):
                 report.add(rel, problem)
             if screenshots is not None:
-                page.screenshot(path=str(screenshots / screenshot_name(rel)))
+                page.screenshot(path=str(screenshots / screenshot_name(rel)), full_page=full_page)
         chromium.close()
     return report
 
@@ -258,10 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("html", nargs="?", type=Path, default=DEFAULT_HTML, help="the built HTML folder")
     parser.add_argument("--screenshots", type=Path, default=DEFAULT_SCREENSHOTS,
                         help="folder for one PNG per page")
+    parser.add_argument("--full-page", action="store_true", help="screenshots of whole pages")
     parser.add_argument("--browser", default=DEFAULT_BROWSER, help="the Chromium binary")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    report = check(args.html, args.screenshots, args.browser)
+    report = check(args.html, args.screenshots, args.browser, full_page=args.full_page)
     seconds = time.perf_counter() - start
     for page, problem in report.problems:
         print(f"{page}: {problem}")

@@ -36,6 +36,9 @@ BAD = """<!DOCTYPE html><html><head><title></title></head>
 <div class="output stderr">Traceback (most recent call last):
   File "x.py", line 1
 RuntimeError: failed</div>
+<div class="output stream">step 1
+Traceback (most recent call last):
+KeyError: 'x'</div>
 </body></html>"""
 
 # a 1×1 PNG
@@ -87,7 +90,8 @@ def test_defects_are_named(report):
                      "request outside the book: https://cdn.example.org/logo.png",
                      "broken link 'nowhere.html': no file nowhere.html",
                      "broken link 'good.html#no-such-anchor': no id 'no-such-anchor' in good.html",
-                     "error output: 'ValueError: boom'", "stderr output with an error"]:
+                     "error output: 'ValueError: boom'", "stderr output with an error",
+                     "printed output with a traceback"]:
         assert expected in found, f"{expected!r} not reported; reported:\n{found}"
 
 
