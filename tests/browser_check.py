@@ -76,7 +76,7 @@ async () => {
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const parent = node.parentElement;
     if (!parent || parent.closest(skip)) continue;
-    if (parent.closest("[hidden], .d-none")) continue;
+    if (parent.checkVisibility && !parent.checkVisibility()) continue;  // hidden text: no reader sees it
     text.push(node.textContent);
   }
   return {
