@@ -3,7 +3,8 @@
 #               embedded data with papermill, build the Jupyter Book (_build/html)
 #   make test   same set-up, then lint (ruff, with a complexity limit), the type check (mypy),
 #               unit tests and docstring examples, notebook execution checked by nbval, and a
-#               strict book build (warnings are errors)
+#               strict book build (warnings are errors), then every page of it opened in headless
+#               Chromium (Debian's chromium package; tests/browser_check.py)
 # Variables: PYTHON (interpreter that creates .venv), PROFILE (quick|paper), NOTEBOOKS.
 
 PYTHON ?= python3
@@ -16,7 +17,7 @@ EXECUTED := $(patsubst notebooks/%,book/executed/%,$(NOTEBOOKS))
 RESULTS := _build/results
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test install lint typecheck unit notebooks nbval book-strict clean
+.PHONY: book test install lint typecheck unit notebooks nbval book-strict browser clean
 
 install: $(STAMP)
 
@@ -61,7 +62,13 @@ book-strict: notebooks
 	rm -rf _build/book
 	$(BIN)/jupyter-book build . --path-output _build/book -W -n --keep-going -q
 
-test: lint typecheck unit nbval book-strict
+# Every page of the strict build in headless Chromium: titles, typeset math (MathJax served from the
+# book), images, error outputs, internal links, nothing fetched from outside; a screenshot of each
+# page in _build/screenshots/. Needs /usr/bin/chromium (.ci/run installs it with apt).
+browser: book-strict
+	$(BIN)/python tests/browser_check.py _build/book/_build/html --screenshots _build/screenshots
+
+test: lint typecheck unit nbval book-strict browser
 
 clean:
 	rm -rf _build book/executed

@@ -32,6 +32,7 @@ from torch import nn
 from .models.protocols import Configured
 from .version import __version__
 
+#: the file format written by :func:`save`; a file of another format is refused
 FORMAT = "funknn-checkpoint-v1"
 
 

@@ -434,7 +434,7 @@ class Ellipses:
 
     def images(self, size: int | Sequence[int], supersample: int = 4,
                dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """Pixel averages on an H×W grid (``supersample``² points per pixel): (B, 1, H, W)."""
+        """Pixel averages on an H×W grid (``supersample × supersample`` points per pixel): (B, 1, H, W)."""
         H, W = as_size(size)
         s = int(supersample)
         if s < 1:
@@ -479,7 +479,7 @@ ELLIPSE_SEEDS = {"train": 0, "test": 1, "validation": 2}
 def ellipse_phantoms(split: str = "train", count: int = 1000, size: int = 64, supersample: int = 4
                      ) -> torch.Tensor:
     """The embedded phantom data set: ``count`` random-ellipse phantoms (:class:`Ellipses`,
-    default settings) of the split's fixed seed, as pixel averages at ``size``², (count, 1, S, S).
+    default settings) of the split's fixed seed, as pixel averages at ``size × size``, (count, 1, S, S).
 
     The first ``k`` phantoms of a split do not depend on ``count`` or ``size``, so the same
     phantoms can be drawn at several resolutions (e.g. the prior's and a finer ground truth).

@@ -139,7 +139,7 @@ def derivative_snr(model: Model, functions: AnalyticImages, low_size: int, size:
     """Accuracy of a model's derivatives against analytic ones, on a grid.
 
     The model sees ``functions.images(low_size)`` (point samples at the pixel centres of a
-    ``low_size``² grid) and is evaluated on the pixel centres of a ``size``² grid.
+    ``low_size × low_size`` grid) and is evaluated on the pixel centres of a ``size × size`` grid.
 
     Args:
         model: ``model(coords, image)``, e.g. a FunkNN or an

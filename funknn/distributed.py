@@ -65,7 +65,7 @@ class Parallel:
 
     @property
     def parts(self) -> int:
-        """Parts of the global batch: ``world_size × accumulate``."""
+        """Parts of the global batch, ``world_size × accumulate``."""
         return self.world_size * self.accumulate
 
     @property

@@ -104,7 +104,7 @@ class DerivativeProblem:
         self.batch = coords.shape[0]
         self.batch_points = batch_points
         g = gradients.detach()
-        #: per image: mean squared measurement (the misfit of a constant image), mean measured |∇u|
+        #: mean squared measurement per image (the misfit of a constant image); mean measured ``|∇u|``
         self.data_scale = g.pow(2).flatten(1).mean(1).clamp_min(1e-30)
         self.tv_scale = g.pow(2).sum(dim=(-1, -2)).sqrt().mean(1).clamp_min(1e-30)
 
@@ -130,7 +130,7 @@ class CTProblem:
         ct.check(measurements, ct.data_shape, "measurements")
         self.ct, self.measurements, self.size = ct, measurements, ct.image_size
         self.batch = measurements.shape[0]
-        #: per image: mean squared measurement, and the mean |∇u| of the filtered back-projection
+        #: mean squared measurement per image, and the mean ``|∇u|`` of the filtered back-projection
         self.data_scale = measurements.detach().pow(2).flatten(1).mean(1).clamp_min(1e-30)
         with torch.no_grad():
             fbp = ct.fbp(measurements)
@@ -356,7 +356,7 @@ def solve(prior: LatentPrior, problem: Problem, config: SolverConfig, *,
         progress: show a tqdm progress bar.
 
     Returns:
-        ``{"image": (B, C, H, W) rendered at problem.size, "low": the decoded low-resolution
+        dict: ``{"image": (B, C, H, W) rendered at problem.size, "low": the decoded low-resolution
         images, "noise": w, "latent_image": the images when the latent phase ended (before any
         fine-tuning), "history": {"step", "loss" (mean per image), "phase", "record_step",
         "snr" (mean over the images), "snr_per_image"}}``.

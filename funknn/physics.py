@@ -185,7 +185,7 @@ class LimitedViewCT:
         return (self.num_angles, self.detector_pixels)
 
     def check(self, x: torch.Tensor, shape: tuple[int, int], name: str) -> None:
-        """Raise ``ValueError`` unless ``x`` is (B, 1, *shape) (``image_size`` or ``data_shape``)."""
+        """Raise ``ValueError`` unless ``x`` is ``(B, 1, *shape)`` (``image_size`` or ``data_shape``)."""
         if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 1 or tuple(x.shape[-2:]) != shape:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"{name} must have shape (B, 1, {shape[0]}, {shape[1]}), got {got}")

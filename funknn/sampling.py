@@ -33,7 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+#: the sampling kernels :func:`sample` accepts
 KERNELS = ("bilinear", "bicubic", "cubic_conv")
+#: the boundary modes beyond the image's edge pixels
 BOUNDARIES = ("reflection", "extrapolate")
 #: pixels added on each side by ``boundary="extrapolate"``; taps further out repeat the last one
 EXTRAPOLATE_PAD = 8

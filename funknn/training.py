@@ -25,6 +25,7 @@ from .rendering import query
 from .sampling import grid_coords
 
 MODES = ("single", "continuous", "factor")
+#: the training losses :func:`loss_value` knows
 LOSSES = ("l1", "l2", "log_l2")
 
 

@@ -14,7 +14,7 @@ from .blocks import ResBlock
 
 class Autoencoder(nn.Module):
     """Encoder: a stem convolution, then per level a residual Conv+ReLU block and a stride-2
-    convolution (down-sampling), down to a ``bottleneck``² map, then a linear layer to the
+    convolution (down-sampling), down to a ``bottleneck × bottleneck`` map, then a linear layer to the
     latent code (or, with ``spatial=True``, a 1×1 convolution to a few channels whose flattened
     map is the code: local, and much faster to train).
     Decoder: the mirror image (linear layer, then per level a ×2 nearest up-sampling with a

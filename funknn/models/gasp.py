@@ -153,7 +153,7 @@ def nearest(queries: torch.Tensor, points: torch.Tensor, k: int, chunk: int = 10
 
 
 class PointCloudDiscriminator(nn.Module):
-    """GASP's discriminator on the (coordinate, value) sets of a fixed ``size``² grid: PointConv
+    """GASP's discriminator on the (coordinate, value) sets of a fixed ``size × size`` grid: PointConv
     layers of ``channels`` widths, each followed by farthest-point pooling to a quarter of the
     points (max over the k nearest), then a last PointConv from all remaining points to one
     logit at the centre. ``forward(images (B, C, size, size)) -> (B,)`` logits."""
@@ -229,6 +229,7 @@ class GASP(nn.Module):
                            frequencies=frequencies, sigma=sigma, hidden=list(hidden), hypernet=list(hypernet),
                            disc_channels=list(disc_channels), neighbours=neighbours, weightnet=weightnet,
                            seed=seed)
+        #: the function representation f_θ, a coordinate model given its weights θ
         self.function = FourierFunction(frequencies, sigma, hidden, in_channels, seed)
         layers: list[nn.Module] = []
         width = latent_dim
