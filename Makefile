@@ -5,7 +5,7 @@
 #               unit tests and docstring examples, notebook execution checked by nbval, and a
 #               strict book build (warnings are errors), then every page of it opened in headless
 #               Chromium (Debian's chromium package; tests/browser_check.py)
-# Variables: PYTHON (interpreter that creates .venv), PROFILE (quick|paper), NOTEBOOKS.
+# Variables: PYTHON (interpreter that creates .venv), PROFILE (quick|paper), NOTEBOOKS, JOBS, THREADS.
 
 PYTHON ?= python3
 VENV := .venv
@@ -16,6 +16,12 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED := $(patsubst notebooks/%,book/executed/%,$(NOTEBOOKS))
 RESULTS := _build/results
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# JOBS notebooks (and pytest workers) at a time, each with THREADS torch threads. On a 2-core
+# machine two one-thread jobs beat one two-thread job (chapter 3 alone takes 35 s with one thread,
+# 38 s with two). nbval re-runs the notebooks with the thread count papermill used, so the
+# outputs it compares were computed alike.
+JOBS ?= 2
+THREADS ?= 1
 
 .PHONY: book test install lint typecheck unit notebooks nbval book-strict browser clean
 
@@ -34,10 +40,11 @@ $(STAMP): requirements.txt pyproject.toml
 # Execute every notebook with papermill into book/executed/ (metrics in _build/results/).
 book/executed/%.ipynb: notebooks/%.ipynb $(STAMP) $(wildcard funknn/*.py funknn/*/*.py data/checkpoints/*)
 	@mkdir -p book/executed $(RESULTS)
-	cd notebooks && ../$(BIN)/papermill --cwd . -k python3 -p profile $(PROFILE) \
+	cd notebooks && OMP_NUM_THREADS=$(THREADS) ../$(BIN)/papermill --cwd . -k python3 -p profile $(PROFILE) \
 	    -p results_dir ../$(RESULTS) $*.ipynb ../$@
 
-notebooks: $(EXECUTED)
+notebooks: $(STAMP)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(EXECUTED)
 
 book: notebooks
 	$(BIN)/jupyter-book build . --path-output _build/book -q
@@ -51,12 +58,12 @@ typecheck: $(STAMP)
 
 # unit tests, and every >>> example of the library's docstrings
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q --doctest-modules funknn tests
+	OMP_NUM_THREADS=$(THREADS) $(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup --doctest-modules funknn tests
 
 # Re-run the executed notebooks and compare their outputs (tables rounded; timings ignored).
 nbval: notebooks
-	$(BIN)/python -m pytest -q --nbval --nbval-current-env --nbval-sanitize-with .nbval-sanitize.cfg \
-	    -p no:odl_plugins $(EXECUTED)
+	OMP_NUM_THREADS=$(THREADS) $(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --nbval --nbval-current-env \
+	    --nbval-sanitize-with .nbval-sanitize.cfg -p no:odl_plugins $(EXECUTED)
 
 book-strict: notebooks
 	rm -rf _build/book
