@@ -14,6 +14,9 @@ STAMP := $(VENV)/.installed
 PROFILE ?= quick
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED := $(patsubst notebooks/%,book/executed/%,$(NOTEBOOKS))
+# the two longest chapters first, so that the others fill the second job meanwhile
+LONGEST := book/executed/06_limited_view_ct.ipynb book/executed/05_inverse_derivatives.ipynb
+SCHEDULE := $(filter $(LONGEST),$(EXECUTED)) $(filter-out $(LONGEST),$(EXECUTED))
 RESULTS := _build/results
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # JOBS notebooks (and pytest workers) at a time, each with THREADS torch threads. On a 2-core
@@ -44,7 +47,7 @@ book/executed/%.ipynb: notebooks/%.ipynb $(STAMP) $(wildcard funknn/*.py funknn/
 	    -p results_dir ../$(RESULTS) $*.ipynb ../$@
 
 notebooks: $(STAMP)
-	@$(MAKE) --no-print-directory -j$(JOBS) $(EXECUTED)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(SCHEDULE)
 
 book: notebooks
 	$(BIN)/jupyter-book build . --path-output _build/book -q
@@ -63,7 +66,7 @@ unit: $(STAMP)
 # Re-run the executed notebooks and compare their outputs (tables rounded; timings ignored).
 nbval: notebooks
 	OMP_NUM_THREADS=$(THREADS) $(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --nbval --nbval-current-env \
-	    --nbval-sanitize-with .nbval-sanitize.cfg -p no:odl_plugins $(EXECUTED)
+	    --nbval-sanitize-with .nbval-sanitize.cfg -p no:odl_plugins $(SCHEDULE)
 
 book-strict: notebooks
 	rm -rf _build/book

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from distributed_worker import Phantoms  # a data set read item by item (tests/ is on sys.path)
 
 from funknn import data, distributed
 from funknn.checkpoints import read
@@ -81,23 +82,12 @@ def test_accumulated_run_resumes_exactly_and_refuses_another_number_of_parts(tmp
         _train(6, tmp_path / "a.pt", accumulate=1)
 
 
-class _Items(torch.utils.data.Dataset):
-    def __init__(self, images: torch.Tensor) -> None:
-        self.images = images
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return self.images[i]
-
-
 def test_streamed_training_reads_the_same_images_with_workers():
     images = data.ellipse_phantoms("train", 8, 16)
     direct = _train(3, data_set=images)                         # a tensor, indexed in this process
     torch.manual_seed(0)
     model = build("funknn", in_channels=1, network="mlp")
-    train(model, _Items(images), TrainConfig(size=16, steps=3, batch_images=4, batch_pixels=16, lr=1e-3),
+    train(model, Phantoms(images), TrainConfig(size=16, steps=3, batch_images=4, batch_pixels=16, lr=1e-3),
           progress=False, accumulate=2, workers=1)                # a DataLoader with a worker process
     for k, v in direct.state_dict().items():
         assert torch.equal(v, model.state_dict()[k]), k
