@@ -1,0 +1,105 @@
+"""funknn.book: profiles, checkpoint resolution, results files, glue."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from funknn import book
+
+PROFILES = {"quick": dict(steps=600, lr=1e-3, scales=(2, 4, 8), train=False, name="photos",
+                          vgg=None, gasp=dict(steps=10, hidden=(64, 64))),
+            "paper": dict(steps=200_000, lr=1e-4, scales=(2, 4, 8), train=False, name="celeba",
+                          vgg=None, gasp=dict(steps=100, hidden=(128, 128)))}
+
+
+def test_settings_overrides_convert_and_copy():
+    s = book.settings(PROFILES, "paper", steps="3", lr="0.5", scales=[2], train="true", name=None,
+                      vgg="w.pt", **{"gasp.steps": 2.0, "gasp.hidden": (8, 8)})
+    assert s["steps"] == 3 and s["lr"] == 0.5 and s["scales"] == (2,) and s["train"] is True
+    assert s["name"] == "celeba" and s["vgg"] == "w.pt"
+    assert s["gasp"] == {"steps": 2, "hidden": (8, 8)}
+    assert PROFILES["paper"]["gasp"]["steps"] == 100       # the profiles are untouched
+    assert book.settings(PROFILES, "quick", scales=4)["scales"] == (4,)
+
+
+def test_settings_errors_name_the_problem():
+    with pytest.raises(ValueError, match="profile must be one of"):
+        book.settings(PROFILES, "fast")
+    with pytest.raises(KeyError, match="no setting 'step'"):
+        book.settings(PROFILES, "quick", step=3)
+    with pytest.raises(KeyError, match="no group 'flow'"):
+        book.settings(PROFILES, "quick", **{"flow.steps": 3})
+    with pytest.raises(ValueError, match="steps='many'"):
+        book.settings(PROFILES, "quick", steps="many")
+    with pytest.raises(ValueError, match="train='maybe'"):
+        book.settings(PROFILES, "quick", train="maybe")
+
+
+def test_require():
+    book.require("x", a=0, b="")
+    with pytest.raises(ValueError, match="profile='paper' needs ood_dir"):
+        book.require("profile='paper'", data_dir="d", ood_dir=None)
+
+
+def test_checkpoint_path(tmp_path):
+    assert book.checkpoint_path("m", train=True, checkpoint_dir=tmp_path) == tmp_path / "m.pt"
+    assert book.checkpoint_path("m", train=True, build_dir=tmp_path) == tmp_path / "m.pt"
+    assert book.checkpoint_path("m", checkpoint_dir=tmp_path) == tmp_path / "m.pt"
+    shipped = book.checkpoint_path("m", shipped="photos_factor")
+    assert shipped.name == "photos_factor.pt" and shipped.exists()
+    with pytest.raises(ValueError, match="train=True or checkpoint_dir"):
+        book.checkpoint_path("m")
+
+
+def test_jsonable():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"×2": [1.23456, math.nan]}, index=["a", "b"])
+    assert book.jsonable(df) == {"a": {"×2": 1.235}, "b": {"×2": None}}
+    assert book.jsonable(torch.tensor([1.0, 2.0]).mean()) == 1.5
+    assert book.jsonable(np.float32(0.5)) == 0.5 and book.jsonable(np.int64(3)) == 3
+    assert book.jsonable({1: (float("inf"), True)}) == {"1": [None, True]}
+    with pytest.raises(TypeError, match="object"):
+        book.jsonable(object())
+
+
+def test_results_file(tmp_path):
+    r = book.Results("01_x", "quick", results_dir=tmp_path / "new")
+    r.add(snr={"a": 1.23456}, digits=1)
+    r.compare("Table 1", "SNR", paper=32.6, ours=np.float64(30.04), unit="dB")
+    r.compare("Figure 7", "SI-SNR", paper=None, ours=None)
+    r.finding("A", held=True)
+    r.finding("B", held=False)
+    r.finding("C", held=None, section="4")
+    with pytest.raises(ValueError, match="findings"):
+        r.add(findings=[])
+    path = r.write()
+    data = json.loads(path.read_text())
+    assert path == tmp_path / "new" / "01_x.json" and data["notebook"] == "01_x"
+    assert data["snr"] == {"a": 1.2}
+    assert [c["paper"] for c in data["comparisons"]] == [32.6, None]
+    assert [f["verdict"] for f in data["findings"]] == ["held", "not held", "not tested"]
+    assert list(path.parent.iterdir()) == [path]            # no temporary file left behind
+
+
+def test_glue_rounds_and_records():
+    pytest.importorskip("myst_nb")
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+    try:
+        shown = []
+        shell.display_pub.publish = lambda data, metadata=None, **kw: shown.append((data, metadata))
+        assert book.glue("ratio", 2.345678, digits=2) == 2.35
+        book.glue("verdict", "**held**")
+        record = "application/papermill.record/"
+        assert shown[0][0][record + "text/plain"] == "2.35" and shown[0][1]["scrapbook"]["name"] == "ratio"
+        assert shown[1][0][record + "text/markdown"] == "**held**"
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_clock():
+    clock = book.Clock()
+    assert 0 <= clock.seconds() < 60 and clock.minutes() == pytest.approx(clock.seconds() / 60, abs=1e-3)
