@@ -29,7 +29,7 @@ from typing import Any
 from .pretrained import pretrained_path
 
 __all__ = ["settings", "require", "checkpoint_path", "Results", "jsonable", "glue", "Clock",
-           "VERDICTS", "verdict"]
+           "VERDICTS", "verdict", "machine"]
 
 #: the three verdicts a finding of the paper gets in a results file
 VERDICTS = ("held", "not held", "not tested")
@@ -244,6 +244,16 @@ def glue(name: str, value: Any, digits: int | None = None) -> Any:
     return value
 
 
+def machine() -> str:
+    """The hardware a chapter ran on, in words: ``"1 CPU thread"``, ``"an NVIDIA H200"``."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"an {torch.cuda.get_device_name(0)}"
+    n = torch.get_num_threads()
+    return f"{n} CPU thread{'s' if n > 1 else ''}"
+
+
 class Clock:
     """Wall-clock time of a chapter's run, for the "time to run" line at its top.
 
@@ -260,3 +270,12 @@ class Clock:
 
     def minutes(self) -> float:
         return self.seconds() / 60
+
+
+# --- additions for chapters 1 and 2 ---
+
+# --- additions for chapters 3 and 4 ---
+
+# --- additions for chapters 5 and 6 ---
+
+# --- additions for the results at a glance ---

@@ -187,3 +187,12 @@ def grouped_bars(table: Any, columns: Sequence[str], ylabel: str, title: str | N
         ax.set_title(title)
     ax.legend(fontsize=7, ncol=ncol, loc="upper right")
     return fig
+
+
+# --- additions for chapters 1 and 2 ---
+
+# --- additions for chapters 3 and 4 ---
+
+# --- additions for chapters 5 and 6 ---
+
+# --- additions for the results at a glance ---

@@ -100,6 +100,19 @@ def test_glue_rounds_and_records():
         InteractiveShell.clear_instance()
 
 
+def test_machine():
+    assert book.machine().endswith(("CPU thread", "CPU threads")) or book.machine().startswith("an ")
+
+
 def test_clock():
     clock = book.Clock()
     assert 0 <= clock.seconds() < 60 and clock.minutes() == pytest.approx(clock.seconds() / 60, abs=1e-3)
+
+
+# --- additions for chapters 1 and 2 ---
+
+# --- additions for chapters 3 and 4 ---
+
+# --- additions for chapters 5 and 6 ---
+
+# --- additions for the results at a glance ---

@@ -60,3 +60,12 @@ def test_loss_curves_and_bars():
     table = pd.DataFrame({"×2": [30.0, np.nan], "×4": [25.0, 26.0]}, index=["m", "n"])
     fig = plotting.grouped_bars(table, ["×2", "×4"], ylabel="SNR")
     assert len(fig.axes[0].patches) == 4 and fig.axes[0].get_ylim()[0] == 23.0
+
+
+# --- additions for chapters 1 and 2 ---
+
+# --- additions for chapters 3 and 4 ---
+
+# --- additions for chapters 5 and 6 ---
+
+# --- additions for the results at a glance ---
