@@ -1,6 +1,11 @@
 """The figures the book's chapters repeat: image rows and grids with enlarged crops, error maps,
-loss curves, bars. Each function draws one matplotlib figure and returns it (in a notebook the
-inline backend shows it; end the line with ``;`` to keep the figure's text out of the output).
+loss curves, bars.
+
+Each function draws one matplotlib figure. In a notebook (matplotlib's inline backend) it shows
+the figure at once and returns ``None``, so a cell reads ``plotting.image_row(...)`` and the
+figure appears exactly once (nbval executes cells without history, where a trailing ``;`` does
+not hide a returned figure, which would then appear twice). Under any other backend (scripts,
+tests) it returns the figure.
 
 Images are tensors (or arrays) of shape ``(C, H, W)``, ``(H, W)`` or, for a batch,
 ``(N, C, H, W)``; one channel is drawn in grey on ``[0, 1]``, three as RGB (clamped to ``[0, 1]``).
@@ -59,6 +64,16 @@ def crop(image: Any, corner: tuple[float, float] = (0.35, 0.35), size: float = 0
     return image[..., r0:r0 + n, c0:c0 + n]
 
 
+def _shown(fig: Figure) -> Figure | None:
+    """Show ``fig`` and return ``None`` under the inline backend; return ``fig`` otherwise."""
+    import matplotlib
+
+    if "inline" in matplotlib.get_backend():
+        plt.show()
+        return None
+    return fig
+
+
 def _draw(ax: Any, image: Any, title: str | None, fontsize: float, **kwargs: Any) -> Any:
     a = to_display(image, clamp=kwargs.pop("clamp", True))
     options: dict[str, Any] = {"interpolation": "nearest"}
@@ -74,7 +89,7 @@ def _draw(ax: Any, image: Any, title: str | None, fontsize: float, **kwargs: Any
 
 def image_row(images: Mapping[str, Any], crops: bool = False, corner: tuple[float, float] = (0.35, 0.35),
               size: float = 0.3, panel: float = 2.2, fontsize: float = 8, title: str | None = None,
-              **imshow: Any) -> Figure:
+              **imshow: Any) -> Figure | None:
     """One image per column, titled by its key; with ``crops`` an enlarged crop of each below.
 
     The images may have different resolutions: the crop is the same region of each.
@@ -91,11 +106,11 @@ def image_row(images: Mapping[str, Any], crops: bool = False, corner: tuple[floa
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return fig
+    return _shown(fig)
 
 
 def image_grid(images: Any, ncols: int = 8, titles: Sequence[str] | None = None, title: str | None = None,
-               panel: float = 1.3, fontsize: float = 8, **imshow: Any) -> Figure:
+               panel: float = 1.3, fontsize: float = 8, **imshow: Any) -> Figure | None:
     """A batch ``(N, C, H, W)`` (or a sequence of images) in rows of ``ncols``."""
     images = list(images)
     if not images:
@@ -110,11 +125,11 @@ def image_grid(images: Any, ncols: int = 8, titles: Sequence[str] | None = None,
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return fig
+    return _shown(fig)
 
 
 def error_maps(outputs: Mapping[str, Any], truth: Any, quantile: float = 0.99, panel: float = 2.4,
-               fontsize: float = 8, cmap: str = "magma") -> Figure:
+               fontsize: float = 8, cmap: str = "magma") -> Figure | None:
     """``|output − truth|`` (mean over channels) of each output, on one colour scale whose top is
     the ``quantile`` of all the errors (a few outliers do not wash out the rest)."""
     if not outputs:
@@ -135,7 +150,7 @@ def error_maps(outputs: Mapping[str, Any], truth: Any, quantile: float = 0.99, p
         ax.set_title(name, fontsize=fontsize)
         ax.axis("off")
     fig.colorbar(handles[0], ax=list(axes[0]), shrink=0.8, label="|error|")
-    return fig
+    return _shown(fig)
 
 
 def smooth(values: Sequence[float], window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -154,9 +169,10 @@ def smooth(values: Sequence[float], window: int) -> tuple[np.ndarray, np.ndarray
 
 def loss_curves(histories: Mapping[str, Sequence[float]], window: int = 25, ylabel: str = "loss",
                 title: str | None = None, log: bool = True, figsize: tuple[float, float] = (7, 3.4),
-                ax: Any = None) -> Figure:
+                ax: Any = None) -> Figure | None:
     """One smoothed curve per run (``{label: losses per step}``) on one axis."""
-    if ax is None:
+    own = ax is None
+    if own:
         fig, ax = plt.subplots(figsize=figsize)
     else:
         fig = ax.figure
@@ -168,11 +184,12 @@ def loss_curves(histories: Mapping[str, Sequence[float]], window: int = 25, ylab
         ax.set_title(title)
     if len(histories) > 1:
         ax.legend(fontsize=8)
-    return fig
+    return _shown(fig) if own else fig
 
 
 def grouped_bars(table: Any, columns: Sequence[str], ylabel: str, title: str | None = None,
-                 margin: float = 2.0, figsize: tuple[float, float] = (9, 3.6), ncol: int = 4) -> Figure:
+                 margin: float = 2.0, figsize: tuple[float, float] = (9, 3.6),
+                 ncol: int = 4) -> Figure | None:
     """One group of bars per column of a pandas ``table``, one bar per row (NaN: no bar); the
     y axis starts ``margin`` below the smallest value."""
     values = table[list(columns)].to_numpy(dtype=float)
@@ -186,7 +203,7 @@ def grouped_bars(table: Any, columns: Sequence[str], ylabel: str, title: str | N
     if title:
         ax.set_title(title)
     ax.legend(fontsize=7, ncol=ncol, loc="upper right")
-    return fig
+    return _shown(fig)
 
 
 # --- additions for chapters 1 and 2 ---
