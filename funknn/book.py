@@ -228,12 +228,13 @@ class Results:
         return self.path
 
 
-def glue(name: str, value: Any, digits: int | None = None) -> Any:
+def glue(name: str, value: Any, digits: int | None = None) -> None:
     """Make ``value`` available to the chapter's prose as ``{glue:text}`name``` (myst-nb).
 
     Numbers are rounded to ``digits`` decimals first, so that the notebook's stored output is
     as stable as the tables (nbval compares it). Strings are glued as Markdown: use
-    ``{glue:md}`name``` for them. Returns the glued value.
+    ``{glue:md}`name``` for them. Returns ``None``, so that a cell ending with a call shows
+    nothing (nbval runs cells without history, where a trailing ``;`` hides nothing).
     """
     from IPython.display import Markdown
     from myst_nb import glue as myst_glue
@@ -241,7 +242,6 @@ def glue(name: str, value: Any, digits: int | None = None) -> Any:
     if digits is not None:
         value = round(float(value), digits)
     myst_glue(name, Markdown(value) if isinstance(value, str) else value, display=False)
-    return value
 
 
 def machine() -> str:

@@ -91,7 +91,7 @@ def test_glue_rounds_and_records():
     try:
         shown = []
         shell.display_pub.publish = lambda data, metadata=None, **kw: shown.append((data, metadata))
-        assert book.glue("ratio", 2.345678, digits=2) == 2.35
+        assert book.glue("ratio", 2.345678, digits=2) is None
         book.glue("verdict", "**held**")
         record = "application/papermill.record/"
         assert shown[0][0][record + "text/plain"] == "2.35" and shown[0][1]["scrapbook"]["name"] == "ratio"
