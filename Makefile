@@ -14,10 +14,20 @@ STAMP := $(VENV)/.installed
 PROFILE ?= quick
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED := $(patsubst notebooks/%,book/executed/%,$(NOTEBOOKS))
+# "Results at a glance" reads every chapter's results file: it runs after them (a prerequisite
+# below, so that -j cannot start it early) and comes last in the schedules
+GLANCE := book/executed/results_at_a_glance.ipynb
+CHAPTERS := $(filter-out $(GLANCE),$(EXECUTED))
 # the two longest chapters first, so that the others fill the second job meanwhile
 LONGEST := book/executed/06_limited_view_ct.ipynb book/executed/05_inverse_derivatives.ipynb
-SCHEDULE := $(filter $(LONGEST),$(EXECUTED)) $(filter-out $(LONGEST),$(EXECUTED))
+SCHEDULE := $(filter $(LONGEST),$(CHAPTERS)) $(filter-out $(LONGEST),$(CHAPTERS)) $(filter $(GLANCE),$(EXECUTED))
 RESULTS := _build/results
+# where the executed notebooks find the results files: relative to notebooks/ (papermill's working
+# folder) for the chapters, which write them; absolute for the glance page, which reads them and
+# is re-run by nbval from book/executed/ (the chapters' nbval re-runs write to book/_build/results,
+# so the page re-reads exactly the files that papermill's run read)
+RESULTS_PARAM = ../$(RESULTS)
+$(GLANCE): private RESULTS_PARAM = $(abspath $(RESULTS))
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # JOBS notebooks (and pytest workers) at a time, each with THREADS torch threads. On a 2-core
 # machine two one-thread jobs beat one two-thread job (chapter 3 alone takes 35 s with one thread,
@@ -44,7 +54,9 @@ $(STAMP): requirements.txt pyproject.toml
 book/executed/%.ipynb: notebooks/%.ipynb $(STAMP) $(wildcard funknn/*.py funknn/*/*.py data/checkpoints/*)
 	@mkdir -p book/executed $(RESULTS)
 	cd notebooks && OMP_NUM_THREADS=$(THREADS) ../$(BIN)/papermill --cwd . -k python3 -p profile $(PROFILE) \
-	    -p results_dir ../$(RESULTS) $*.ipynb ../$@
+	    -p results_dir $(RESULTS_PARAM) $*.ipynb ../$@
+
+$(GLANCE): $(CHAPTERS)
 
 notebooks: $(STAMP)
 	@$(MAKE) --no-print-directory -j$(JOBS) $(SCHEDULE)

@@ -279,3 +279,190 @@ class Clock:
 # --- additions for chapters 5 and 6 ---
 
 # --- additions for the results at a glance ---
+
+#: what a chapter's results file can be in: read, not written yet (the chapter was not run), or broken
+CHAPTER_STATUSES = ("ran", "not run", "unreadable")
+
+
+class ChapterResults:
+    """What one chapter's results file holds, as :func:`read_results` found it.
+
+    Attributes:
+        notebook: the chapter's name (the file's stem), e.g. ``"01_super_resolution"``.
+        status: ``"ran"``, ``"not run"`` (no file) or ``"unreadable"`` (not JSON, or not a results file).
+        profile: the profile the chapter ran (``None`` unless it ran).
+        comparisons: the paper's numbers beside ours (``[]`` in a file of the old schema).
+        findings: the paper's findings and their verdicts; an old file's ``{claim: bool}`` is
+            converted (``True`` → ``"held"``).
+        headline: every other top-level key of the file (the chapter's own numbers).
+        error: why the file is unreadable (``""`` otherwise).
+    """
+
+    def __init__(self, notebook: str, status: str, profile: str | None = None,
+                 comparisons: list[dict[str, Any]] | None = None,
+                 findings: list[dict[str, Any]] | None = None,
+                 headline: dict[str, Any] | None = None, error: str = "") -> None:
+        if status not in CHAPTER_STATUSES:
+            raise ValueError(f"status must be one of {CHAPTER_STATUSES}, got {status!r}")
+        self.notebook, self.status, self.profile, self.error = notebook, status, profile, error
+        self.comparisons = comparisons or []
+        self.findings = findings or []
+        self.headline = headline or {}
+
+    @property
+    def number(self) -> str:
+        """The chapter's number, no leading zeros: ``"01_super_resolution"`` → ``"1"``; ``""`` if none."""
+        prefix = self.notebook.split("_", 1)[0]
+        return str(int(prefix)) if prefix.isdigit() else ""
+
+    @property
+    def label(self) -> str:
+        """A short name for tables: ``"Chapter 1"``, or the notebook's name when it has no number."""
+        return f"Chapter {self.number}" if self.number else self.notebook
+
+    def __repr__(self) -> str:
+        return (f"ChapterResults({self.notebook!r}, {self.status!r}, profile={self.profile!r}, "
+                f"{len(self.comparisons)} comparisons, {len(self.findings)} findings)")
+
+
+_COMPARISON_KEYS = ("source", "quantity", "paper", "ours", "unit", "note")
+_FINDING_KEYS = ("finding", "verdict", "measured", "paper", "section")
+
+
+def _findings(raw: Any) -> list[dict[str, Any]]:
+    """A file's findings as the list of the current schema (an old file has ``{claim: bool}``)."""
+    if isinstance(raw, Mapping):
+        raw = [{"finding": claim, "verdict": verdict(None if held is None else bool(held))}
+               for claim, held in raw.items()]
+    if not isinstance(raw, list):
+        raise ValueError(f"'findings' must be a list, got {type(raw).__name__}")
+    out = []
+    for item in raw:
+        row = {key: item.get(key, "") for key in _FINDING_KEYS}
+        if row["verdict"] not in VERDICTS:
+            raise ValueError(f"finding {row['finding']!r}: verdict {row['verdict']!r} is not one of "
+                             f"{VERDICTS}")
+        out.append(row)
+    return out
+
+
+def _chapter(path: Path) -> ChapterResults:
+    """One results file, read; a file that is not a results file is ``"unreadable"``, with the reason."""
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError(f"a results file holds a JSON object, not {type(data).__name__}")
+        comparisons = data.get("comparisons", [])
+        if not isinstance(comparisons, list):
+            raise ValueError(f"'comparisons' must be a list, got {type(comparisons).__name__}")
+        comparisons = [{key: item.get(key, "" if key in ("unit", "note") else None)
+                        for key in _COMPARISON_KEYS} for item in comparisons]
+        findings = _findings(data.get("findings", []))
+    except (ValueError, AttributeError) as err:            # json.JSONDecodeError is a ValueError
+        return ChapterResults(path.stem, "unreadable", error=f"{type(err).__name__}: {err}")
+    headline = {k: v for k, v in data.items() if k not in ("notebook", "profile", "comparisons", "findings")}
+    return ChapterResults(str(data.get("notebook", path.stem)), "ran", profile=data.get("profile"),
+                          comparisons=comparisons, findings=findings, headline=headline)
+
+
+def read_results(results_dir: str | Path, expected: list[str] | tuple[str, ...] = ()) -> list[ChapterResults]:
+    """Every chapter's results file in ``results_dir`` (written by :class:`Results`), sorted by name.
+
+    Args:
+        results_dir: the folder of ``<chapter>.json`` files (``_build/results`` in the build).
+        expected: chapters that should have a file; one without is listed as ``"not run"``
+            (a missing folder lists every expected chapter so).
+
+    Files of the old schema (no ``comparisons``; ``findings`` as ``{claim: bool}``) are read too.
+    A file that is not JSON, or whose ``comparisons``/``findings`` do not follow the schema, is
+    listed as ``"unreadable"`` with the reason, so that one broken chapter does not hide the others.
+
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> r = Results("01_example", "quick", results_dir=folder)
+    >>> r.compare("Table 1", "SNR ×2", paper=32.6, ours=30.1, unit="dB")
+    >>> _ = r.write()
+    >>> read_results(folder, expected=["01_example", "02_other"])
+    [ChapterResults('01_example', 'ran', profile='quick', 1 comparisons, 0 findings), \
+ChapterResults('02_other', 'not run', profile=None, 0 comparisons, 0 findings)]
+    """
+    folder = Path(results_dir)
+    found = {p.stem: _chapter(p) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+    for name in expected:
+        found.setdefault(name, ChapterResults(name, "not run"))
+    return [found[name] for name in sorted(found)]
+
+
+def gap(paper: Any, ours: Any, unit: str = "") -> str:
+    """How far ours is from the paper's number, in words: a difference for decibels (``"+1.20 dB"``),
+    a ratio otherwise (``"×0.85"``); ``""`` when either is missing or not a number.
+
+    >>> gap(32.6, 30.1, "dB"), gap(0.7, 0.56, "s"), gap("140K", 139_000), gap(None, 3.0)
+    ('-2.50 dB', '×0.80', '', '')
+    """
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in (paper, ours)):
+        return ""
+    if unit.strip().lower() == "db":
+        return f"{ours - paper:+.2f} dB"
+    return f"×{ours / paper:.2f}" if paper else ""
+
+
+def _matches(source: str, prefix: str) -> bool:
+    """``source`` starts with ``prefix`` as a whole word: ``"Table 1"`` matches ``"Table 1, OOD"``,
+    not ``"Table 12"``."""
+    s, p = source.strip().lower(), prefix.strip().lower()
+    return s.startswith(p) and (len(s) == len(p) or not s[len(p)].isalnum())
+
+
+def comparison_rows(chapters: list[ChapterResults],
+                    groups: Mapping[str, list[str] | tuple[str, ...]] | None = None,
+                    ) -> dict[str, list[dict[str, Any]]]:
+    """The chapters' comparisons grouped by the paper's table, figure or section.
+
+    Args:
+        chapters: from :func:`read_results`.
+        groups: ``{group: source prefixes}``, e.g. ``{"Figure 13": ["Figure 13", "Appendix E"]}``;
+            a comparison joins the first group one of whose prefixes starts its ``source`` (as a
+            whole word, case-insensitive). ``None``: one group per distinct ``source``.
+
+    Returns:
+        ``{group: rows}`` with every group of ``groups`` (in its order, possibly empty), then
+        ``"other"`` for the comparisons no group takes (only if there are any). A row is a
+        comparison with ``chapter`` (the notebook's name), ``label`` (``"Chapter 1"``) and
+        ``gap`` (see :func:`gap`) added, in the order of the chapters and of their files.
+
+    >>> ch = ChapterResults("03_x", "ran", comparisons=[
+    ...     {"source": "Appendix E", "quantity": "SNR image", "paper": 72.1, "ours": 70.0, "unit": "dB"}])
+    >>> rows = comparison_rows([ch], {"Table 1": ["Table 1"], "Figure 13": ["Figure 13", "Appendix E"]})
+    >>> {k: len(v) for k, v in rows.items()}, rows["Figure 13"][0]["gap"]
+    ({'Table 1': 0, 'Figure 13': 1}, '-2.10 dB')
+    """
+    out: dict[str, list[dict[str, Any]]] = {group: [] for group in (groups or {})}
+    for chapter in chapters:
+        for item in chapter.comparisons:
+            row = {**item, "chapter": chapter.notebook, "label": chapter.label,
+                   "gap": gap(item.get("paper"), item.get("ours"), item.get("unit") or "")}
+            source = str(item.get("source") or "")
+            if groups is None:
+                key = source
+            else:
+                key = next((g for g, prefixes in groups.items()
+                            if any(_matches(source, p) for p in prefixes)), "other")
+            out.setdefault(key, []).append(row)
+    return out
+
+
+def finding_rows(chapters: list[ChapterResults]) -> list[dict[str, Any]]:
+    """Every chapter's findings, in order, each with ``chapter`` and ``label`` added."""
+    return [{**item, "chapter": c.notebook, "label": c.label} for c in chapters for item in c.findings]
+
+
+def verdict_counts(chapters: list[ChapterResults]) -> dict[str, int]:
+    """How many findings got each verdict: ``{"held": …, "not held": …, "not tested": …}``."""
+    counts = dict.fromkeys(VERDICTS, 0)
+    for row in finding_rows(chapters):
+        counts[row["verdict"]] += 1
+    return counts
+
+
+__all__ += ["CHAPTER_STATUSES", "ChapterResults", "read_results", "gap", "comparison_rows", "finding_rows",
+            "verdict_counts"]

@@ -213,3 +213,37 @@ def grouped_bars(table: Any, columns: Sequence[str], ylabel: str, title: str | N
 # --- additions for chapters 5 and 6 ---
 
 # --- additions for the results at a glance ---
+
+
+def paper_vs_ours(points: Mapping[str, Sequence[tuple[float, float]]], unit: str = "dB",
+                  title: str | None = None, figsize: tuple[float, float] = (4.6, 4.2)) -> Figure:
+    """Our numbers against the paper's: one scatter series per group (``{group: [(paper, ours), …]}``)
+    and the diagonal where they agree. Pairs with a missing number (``None``, NaN) are left out.
+
+    >>> fig = paper_vs_ours({"Table 1": [(32.6, 30.1), (28.2, None)], "Figure 8": [(19.1, 17.0)]})
+    >>> [len(c.get_offsets()) for c in fig.axes[0].collections]
+    [1, 1]
+    """
+    fig, ax = plt.subplots(figsize=figsize)
+    drawn = []
+    for group, pairs in points.items():
+        xy = np.array([p for p in pairs if None not in p], dtype=float).reshape(-1, 2)
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        if len(xy):
+            ax.scatter(xy[:, 0], xy[:, 1], s=22, label=group)
+            drawn.append(xy)
+    if drawn:
+        values = np.concatenate(drawn)
+        low, high = values.min() - 1, values.max() + 1
+        ax.plot([low, high], [low, high], color="0.6", lw=1, ls="--", zorder=0, label="ours = paper's")
+        ax.set(xlim=(low, high), ylim=(low, high))
+        ax.legend(fontsize=7, loc="upper left")
+    suffix = f" ({unit})" if unit else ""
+    ax.set(xlabel=f"the paper's{suffix}", ylabel=f"ours{suffix}")
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+__all__ += ["paper_vs_ours"]

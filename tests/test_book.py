@@ -116,3 +116,77 @@ def test_clock():
 # --- additions for chapters 5 and 6 ---
 
 # --- additions for the results at a glance ---
+
+
+def _write_chapter(folder, name, comparisons=(), findings=()):
+    r = book.Results(name, "quick", results_dir=folder)
+    r.add(test_images=2)
+    for source, quantity, paper, ours, unit in comparisons:
+        r.compare(source, quantity, paper=paper, ours=ours, unit=unit)
+    for claim, held in findings:
+        r.finding(claim, held=held, measured="m", paper="p", section="5.1")
+    return r.write()
+
+
+def test_read_results_current_old_missing_and_broken(tmp_path):
+    _write_chapter(tmp_path, "01_a", [("Table 1", "SNR ×2", 32.6, 30.1, "dB")], [("f1", True), ("f2", None)])
+    (tmp_path / "02_old.json").write_text(json.dumps(
+        {"notebook": "02_old", "profile": "quick", "snr": {"x": 1.0}, "findings": {"old claim": False}}))
+    (tmp_path / "04_broken.json").write_text("{not json")
+    (tmp_path / "05_bad.json").write_text(json.dumps({"findings": [{"finding": "f", "verdict": "maybe"}]}))
+    chapters = book.read_results(tmp_path, expected=["01_a", "03_missing"])
+    assert [(c.notebook, c.status) for c in chapters] == [
+        ("01_a", "ran"), ("02_old", "ran"), ("03_missing", "not run"), ("04_broken", "unreadable"),
+        ("05_bad", "unreadable")]
+    a, old, missing, broken, bad = chapters
+    assert a.profile == "quick" and a.headline == {"test_images": 2} and a.label == "Chapter 1"
+    assert a.comparisons[0] == {"source": "Table 1", "quantity": "SNR ×2", "paper": 32.6, "ours": 30.1,
+                                "unit": "dB", "note": ""}
+    assert [f["verdict"] for f in a.findings] == ["held", "not tested"]
+    assert old.comparisons == [] and old.findings == [
+        {"finding": "old claim", "verdict": "not held", "measured": "", "paper": "", "section": ""}]
+    assert old.headline == {"snr": {"x": 1.0}}
+    assert missing.profile is None and missing.comparisons == [] and missing.findings == []
+    assert "JSONDecodeError" in broken.error and "maybe" in bad.error
+    assert book.read_results(tmp_path / "nowhere", expected=["01_a"])[0].status == "not run"
+    assert book.ChapterResults("glance", "ran").label == "glance"
+    with pytest.raises(ValueError, match="status must be one of"):
+        book.ChapterResults("x", "done")
+
+
+def test_gap_difference_in_db_ratio_otherwise():
+    assert book.gap(32.6, 30.1, "dB") == "-2.50 dB" and book.gap(9.0, 11.8, " DB ") == "+2.80 dB"
+    assert book.gap(1.97, 0.985, "s") == "×0.50" and book.gap(0, 1.0) == ""
+    assert book.gap(None, 1.0, "dB") == book.gap(1.0, None) == book.gap("140K", 1.0) == ""
+    assert book.gap(True, 1.0) == ""
+
+
+def test_comparison_rows_group_by_prefix_in_order(tmp_path):
+    _write_chapter(tmp_path, "01_a", [("Table 1", "SNR ×2", 32.6, 30.1, "dB"),
+                                      ("Table 12", "not Table 1", 1.0, 1.0, ""),
+                                      ("Section 5.1 (speed)", "time", 0.7, 0.35, "s")])
+    _write_chapter(tmp_path, "03_c", [("appendix e", "SNR image", 72.1, 70.0, "dB"),
+                                      ("Table 1, OOD", "SNR OOD", 26.6, None, "dB")])
+    chapters = book.read_results(tmp_path)
+    groups = {"Table 1": ["Table 1"], "Table 2": ["Table 2"], "Section 5.1": ["Section 5.1"],
+              "Figure 13": ["Figure 13", "Appendix E"]}
+    rows = book.comparison_rows(chapters, groups)
+    assert list(rows) == ["Table 1", "Table 2", "Section 5.1", "Figure 13", "other"]
+    assert [(r["quantity"], r["label"], r["gap"]) for r in rows["Table 1"]] == [
+        ("SNR ×2", "Chapter 1", "-2.50 dB"), ("SNR OOD", "Chapter 3", "")]
+    assert rows["Table 2"] == [] and [r["quantity"] for r in rows["other"]] == ["not Table 1"]
+    assert rows["Section 5.1"][0]["gap"] == "×0.50" and rows["Figure 13"][0]["chapter"] == "03_c"
+    assert list(book.comparison_rows(chapters)) == [
+        "Table 1", "Table 12", "Section 5.1 (speed)", "appendix e", "Table 1, OOD"]
+    assert "other" not in book.comparison_rows(chapters, {"all": ["Table", "Section", "Appendix"]})
+
+
+def test_finding_rows_and_verdict_counts(tmp_path):
+    _write_chapter(tmp_path, "01_a", findings=[("f1", True), ("f2", False), ("f3", True)])
+    _write_chapter(tmp_path, "02_b", findings=[("g1", None)])
+    chapters = book.read_results(tmp_path, expected=["03_c"])
+    assert [(r["label"], r["finding"], r["verdict"]) for r in book.finding_rows(chapters)] == [
+        ("Chapter 1", "f1", "held"), ("Chapter 1", "f2", "not held"), ("Chapter 1", "f3", "held"),
+        ("Chapter 2", "g1", "not tested")]
+    assert book.verdict_counts(chapters) == {"held": 2, "not held": 1, "not tested": 1}
+    assert book.verdict_counts([]) == {"held": 0, "not held": 0, "not tested": 0}

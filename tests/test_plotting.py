@@ -69,3 +69,16 @@ def test_loss_curves_and_bars():
 # --- additions for chapters 5 and 6 ---
 
 # --- additions for the results at a glance ---
+
+
+def test_paper_vs_ours_skips_missing_and_draws_the_diagonal():
+    fig = plotting.paper_vs_ours({"Table 1": [(32.6, 30.1), (28.2, None), (24.2, float("nan"))],
+                                  "Figure 8": [(19.1, 17.0), (5.8, 6.1)], "empty": [(1.0, None)]},
+                                 unit="dB", title="t")
+    ax = fig.axes[0]
+    assert [len(c.get_offsets()) for c in ax.collections] == [1, 2]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Table 1", "Figure 8", "ours = paper's"]
+    assert ax.get_xlim() == ax.get_ylim() == pytest.approx((4.8, 33.6))
+    assert ax.get_xlabel() == "the paper's (dB)" and ax.get_title() == "t"
+    assert plotting.paper_vs_ours({}, unit="").axes[0].get_ylabel() == "ours"
+    plt.close("all")
