@@ -29,7 +29,7 @@ from .models.flow import RealNVP
 from .models.gasp import GASP, discriminator_loss, generator_loss, r1_penalty
 from .models.protocols import Configured, CoordinateModel
 from .rendering import render
-from .training import LazyStream, check_lr_drop, restore_generators, run_adam
+from .training import LazyStream, check_lr_drop, check_resume, restore_generators, run_adam, run_record
 
 PERCEPTUAL = ("laplacian", "vgg", "none")
 
@@ -398,23 +398,6 @@ def gasp_step(model: GASP, real: torch.Tensor | Sequence[torch.Tensor], config: 
     return {"d_loss": d_value, "g_loss": g_value, "r1": r1_value if r1_now else float("nan")}
 
 
-def _check_gasp_resume(record: dict, checkpoint: str | Path, model: GASP, settings: dict) -> None:
-    """Raise ``ValueError`` unless ``record`` continues this GASP run (same model, same
-    settings except ``steps``, optimiser state present)."""
-    from .checkpoints import stored_config
-
-    if stored_config(record) != model.config:
-        raise ValueError(f"cannot resume from {str(checkpoint)!r}: it holds a model with config "
-                         f"{stored_config(record)}, not {model.config}")
-    saved = {k: (tuple(v) if k == "betas" else v) for k, v in record.get("train_config", {}).items()}
-    differ = [k for k in settings if k != "steps" and saved.get(k) != settings[k]]
-    if differ:
-        raise ValueError(f"cannot resume from {str(checkpoint)!r}: training settings {differ} differ")
-    if "optimizer" not in record:
-        raise ValueError(f"cannot resume from {str(checkpoint)!r}: it holds weights only; "
-                         "train from scratch with resume=False / --restart")
-
-
 def train_gasp(model: GASP, images: torch.Tensor | Dataset, config: GASPConfig, *,
                checkpoint: str | Path | None = None, resume: bool = True, progress: bool = True,
                meta: dict | None = None, accumulate: int = 1, workers: int = 0) -> dict:
@@ -430,7 +413,7 @@ def train_gasp(model: GASP, images: torch.Tensor | Dataset, config: GASPConfig, 
     """
     from tqdm.auto import tqdm
 
-    from .checkpoints import hardware, model_record, read, write_atomic
+    from .checkpoints import read, write_atomic
 
     size, channels = model.low_size, model.config["in_channels"]
     if tuple(first(images).shape[1:]) != (channels, size, size):
@@ -446,7 +429,7 @@ def train_gasp(model: GASP, images: torch.Tensor | Dataset, config: GASPConfig, 
     settings = dataclasses.asdict(config)
     if checkpoint is not None and resume and Path(checkpoint).is_file():
         record = read(checkpoint)
-        _check_gasp_resume(record, checkpoint, model, settings)
+        check_resume(record, checkpoint, model, settings)
         model.load_state_dict(record["state_dict"])
         opt_g.load_state_dict(record["optimizer"]["generator"])
         opt_d.load_state_dict(record["optimizer"]["discriminator"])
@@ -461,15 +444,11 @@ def train_gasp(model: GASP, images: torch.Tensor | Dataset, config: GASPConfig, 
         states = distributed.gather_states([g.get_state() for g in generators], parallel)
         if not parallel.main:
             return
-        record = {**model_record(model), "step": step, "generator": states[0], "generators": states,
-                  "optimizer": {"generator": opt_g.state_dict(), "discriminator": opt_d.state_dict()},
-                  "train_config": settings, "history": history,
-                  "meta": {**(meta or {}), "steps": step, "train_config": settings,
-                           "world_size": parallel.world_size, "accumulate": parallel.accumulate,
-                           "parts": parallel.parts, "global_batch": config.batch,
-                           "wall_seconds": round(history["seconds"], 1), "hardware": hardware(),
-                           "torch": str(torch.__version__)}}
-        write_atomic(record, checkpoint)
+        optimizers = {"generator": opt_g.state_dict(), "discriminator": opt_d.state_dict()}
+        layout = {"world_size": parallel.world_size, "accumulate": parallel.accumulate,
+                  "parts": parallel.parts, "global_batch": config.batch}
+        write_atomic(run_record(model, step=step, optimizer=optimizers, states=states, settings=settings,
+                                history=history, meta=meta, layout=layout), checkpoint)
 
     model.train()
     bar = tqdm(total=config.steps, initial=step, disable=not (progress and parallel.main), desc="train GASP")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -353,22 +354,43 @@ def optimise(optimiser: torch.optim.Optimizer, loss: torch.Tensor) -> float:
     return float(loss.detach())
 
 
-def _resume(record: dict, checkpoint: str | Path, model: nn.Module, config: StepConfig) -> None:
-    """Raise ``ValueError`` unless ``record`` continues this run: the same model (complete
-    configs), the same settings (``steps`` may change) and optimiser state present."""
+def _comparable(value: object) -> object:
+    """Lists as tuples: a setting read back from a file compares equal to the dataclass's."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def check_resume(record: dict, checkpoint: str | Path, model: nn.Module, settings: dict,
+                 defaults: dict | None = None) -> None:
+    """Raise ``ValueError`` unless the checkpoint ``record`` continues this run: the same model
+    (complete configs), the same training ``settings`` (``steps`` may change; a setting an older
+    file lacks counts as its ``defaults`` value) and the optimiser state present (not a file
+    written by :func:`funknn.checkpoints.release`). Every trainer of the package checks with it."""
     mine_model = model.config if isinstance(model, Configured) else None
     if stored_config(record) != mine_model:
         raise ValueError(f"cannot resume from {str(checkpoint)!r}: it holds a model with config "
                          f"{stored_config(record)}, not {mine_model}")
-    mine = dataclasses.asdict(config)  # type: ignore[call-overload]
-    defaults = {f.name: f.default for f in dataclasses.fields(config)}  # type: ignore[arg-type]
-    saved = {**defaults, **record.get("train_config", {})}
-    differ = [k for k in mine if k != "steps" and saved.get(k) != mine[k]]
+    saved = {**(defaults or {}), **record.get("train_config", {})}
+    differ = [k for k in settings
+              if k != "steps" and _comparable(saved.get(k)) != _comparable(settings[k])]
     if differ:
         raise ValueError(f"cannot resume from {str(checkpoint)!r}: training settings {differ} differ")
     if "optimizer" not in record:
         raise ValueError(f"cannot resume from {str(checkpoint)!r}: it holds weights only (written by "
                          "funknn.checkpoints.release); train from scratch with resume=False / --restart")
+
+
+def run_record(model: nn.Module, *, step: int, optimizer: dict, states: list, settings: dict,
+               history: dict, meta: dict | None, layout: dict) -> dict:
+    """The checkpoint of a training run at ``step``, in the layout every trainer writes: the
+    model (:func:`funknn.checkpoints.model_record`), optimiser state(s), step, every part's
+    random-generator state (``generator``: part 0's), the training settings, the history, and
+    ``meta`` (the caller's, plus steps, settings, the data-parallel ``layout``, wall seconds,
+    hardware and torch version)."""
+    return {**model_record(model), "optimizer": optimizer, "step": step, "generator": states[0],
+            "generators": states, "train_config": settings, "history": history,
+            "meta": {**(meta or {}), "steps": step, "train_config": settings, **layout,
+                     "wall_seconds": round(history["seconds"], 1), "hardware": hardware(),
+                     "torch": str(torch.__version__)}}
 
 
 def run_adam(model: nn.Module, config: StepConfig,
@@ -408,7 +430,8 @@ def run_adam(model: nn.Module, config: StepConfig,
     step = 0
     if checkpoint is not None and resume and Path(checkpoint).is_file():
         record = read(checkpoint)
-        _resume(record, checkpoint, model, config)
+        check_resume(record, checkpoint, model, dataclasses.asdict(config),  # type: ignore[call-overload]
+                     defaults={f.name: f.default for f in dataclasses.fields(config)})  # type: ignore[arg-type]
         model.load_state_dict(record["state_dict"])
         optimiser.load_state_dict(record["optimizer"])
         restore_generators(record, checkpoint, generators, parallel)
@@ -417,7 +440,7 @@ def run_adam(model: nn.Module, config: StepConfig,
     distributed.broadcast_parameters(model)
     settings = dataclasses.asdict(config)  # type: ignore[call-overload]
     layout = {"world_size": parallel.world_size, "accumulate": parallel.accumulate, "parts": parallel.parts,
-              "global_batch": global_batch}
+              "global_batch": global_batch, "amp": amp}
 
     def write() -> None:
         if checkpoint is None:          # the same on every rank
@@ -425,13 +448,9 @@ def run_adam(model: nn.Module, config: StepConfig,
         states = distributed.gather_states([g.get_state() for g in generators], parallel)
         if not parallel.main:
             return
-        record = {**model_record(model), "optimizer": optimiser.state_dict(), "step": step, **state,
-                  "generator": states[0], "generators": states, "train_config": settings,
-                  "history": history,
-                  "meta": {**(meta or {}), "steps": step, "train_config": settings, **layout, "amp": amp,
-                           "wall_seconds": round(history["seconds"], 1), "hardware": hardware(),
-                           "torch": str(torch.__version__)}}
-        write_atomic(record, checkpoint)
+        record = run_record(model, step=step, optimizer=optimiser.state_dict(), states=states,
+                            settings=settings, history=history, meta=meta, layout=layout)
+        write_atomic({**record, **state}, checkpoint)
 
     model.train()
     bar = tqdm(total=config.steps, initial=step, disable=not (progress and parallel.main), desc=desc)
@@ -534,3 +553,30 @@ def step_cost(model: nn.Module, loss: Callable[[], torch.Tensor]) -> dict[str, f
     state = 4 * sum(p.numel() * p.element_size() for p in model.parameters())
     return {"flops": float(counter.get_total_flops()), "activation_bytes": float(sum(saved.values())),
             "state_bytes": float(state)}
+
+
+def step_seconds(model: nn.Module, loss: Callable[[], torch.Tensor], repeats: int = 1,
+                 lr: float = 1e-4) -> float:
+    """The median wall-clock seconds of an Adam step of ``model`` on ``loss()`` (forward,
+    backward, update) over ``repeats`` steps after one warm-up step; CUDA is synchronised around
+    each step. The model's weights change (``repeats`` + 1 steps of learning rate ``lr``).
+
+    Example:
+        >>> m = nn.Linear(10, 5)
+        >>> step_seconds(m, lambda: m(torch.ones(8, 10)).sum(), repeats=2) > 0
+        True
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    device = next(model.parameters()).device
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    times = []
+    for _ in range(repeats + 1):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        optimise(optimiser, loss())
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return float(statistics.median(times[1:]))

@@ -251,3 +251,14 @@ def test_release_keeps_the_model_and_refuses_resume(tmp_path, photos):
     assert read(out)["history"]["loss"] == read(tmp_path / "full.pt")["history"]["loss"]
     with pytest.raises(ValueError, match="weights only"):
         train(funknn.FunkNN(3, network="mlp"), photos, small_config(steps=4), checkpoint=out, progress=False)
+
+
+def test_step_seconds_times_adam_steps():
+    from funknn.training import step_seconds
+
+    m = torch.nn.Linear(4, 1)
+    before = m.weight.detach().clone()
+    assert step_seconds(m, lambda: m(torch.ones(3, 4)).sum(), repeats=3, lr=0.1) > 0
+    assert not torch.equal(before, m.weight)             # four Adam steps were taken
+    with pytest.raises(ValueError, match="repeats"):
+        step_seconds(m, lambda: m(torch.ones(3, 4)).sum(), repeats=0)
