@@ -216,7 +216,7 @@ def grouped_bars(table: Any, columns: Sequence[str], ylabel: str, title: str | N
 
 
 def paper_vs_ours(points: Mapping[str, Sequence[tuple[float, float]]], unit: str = "dB",
-                  title: str | None = None, figsize: tuple[float, float] = (4.6, 4.2)) -> Figure:
+                  title: str | None = None, figsize: tuple[float, float] = (4.6, 4.2)) -> Figure | None:
     """Our numbers against the paper's: one scatter series per group (``{group: [(paper, ours), …]}``)
     and the diagonal where they agree. Pairs with a missing number (``None``, NaN) are left out.
 
@@ -243,7 +243,7 @@ def paper_vs_ours(points: Mapping[str, Sequence[tuple[float, float]]], unit: str
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
-    return fig
+    return _shown(fig)
 
 
 __all__ += ["paper_vs_ours"]
