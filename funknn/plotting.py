@@ -306,7 +306,7 @@ def map_grid(maps: Mapping[str, Mapping[str, Any]], scales: Mapping[str, Mapping
         ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=10)
-    if isinstance(colorbar, str):
+    if isinstance(colorbar, str) and handle is not None:
         fig.colorbar(handle, ax=list(axes.flat), shrink=0.8, label=colorbar)
     else:
         fig.tight_layout()
