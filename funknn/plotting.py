@@ -9,7 +9,7 @@ Nothing here is needed by the library's solvers or trainers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -258,7 +258,8 @@ def image_rows(rows: Mapping[str, Mapping[str, Any]], crops: bool = False,
 
 
 def map_grid(maps: Mapping[str, Mapping[str, Any]], scales: Mapping[str, Mapping[str, Any]] | None = None,
-             titles: Mapping[str, Mapping[str, str]] | None = None, colorbar: bool | str = False,
+             titles: Mapping[str, Mapping[str, str]] | Callable[[str, str, Any], str] | None = None,
+             colorbar: bool | str = False,
              panel: float = 3.3, fontsize: float = 9, title: str | None = None) -> Figure:
     """Scalar maps (an image, its gradient norm, its Laplacian, errors): one row per outer key,
     one column per inner key; every map ``(H, W)`` (or ``(1, H, W)``), drawn unclamped.
@@ -271,7 +272,7 @@ def map_grid(maps: Mapping[str, Mapping[str, Any]], scales: Mapping[str, Mapping
             drawn in viridis from the minimum to the maximum of its map in the *first* row (the
             reference, so that every row is seen on the truth's scale).
         titles: ``{row: {column: title}}`` for the panels that need one other than ``"row: column"``
-            (``column`` alone in a row whose key is ``""``).
+            (``column`` alone in a row whose key is ``""``), or a function ``(row, column, map) → title``.
         colorbar: ``True``: a colorbar beside every panel; a string: one colorbar for the whole
             figure with that label (the panels should share a scale).
 
@@ -298,8 +299,11 @@ def map_grid(maps: Mapping[str, Mapping[str, Any]], scales: Mapping[str, Mapping
             options = {k: v(a) if callable(v) else v for k, v in options.items()}
             ax = axes[r, c]
             handle = ax.imshow(a, **options)
-            default = f"{row}: {column}" if row else column
-            ax.set_title((titles or {}).get(row, {}).get(column, default), fontsize=fontsize)
+            if callable(titles):
+                label = titles(row, column, image)
+            else:
+                label = (titles or {}).get(row, {}).get(column, f"{row}: {column}" if row else column)
+            ax.set_title(label, fontsize=fontsize)
             if colorbar is True and own_bar:
                 fig.colorbar(handle, ax=ax, shrink=0.8)
     for ax in axes.flat:

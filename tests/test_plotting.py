@@ -103,6 +103,9 @@ def test_map_grid_scales_titles_and_colorbars():
     assert fig.axes[3].get_title() == "model: lap"
     assert fig.axes[2].images[0].get_clim() == (0.0, 1.0)                     # the truth's scale
     assert fig.axes[3].images[0].get_clim() == (-2.0, 0.0)
+    fig = plotting.map_grid(maps, titles=lambda row, column, m: f"{row}/{column}/{np.asarray(m).max():.0f}")
+    assert [ax.get_title() for ax in fig.axes] == ["truth/image/1", "truth/lap/0", "model/image/3",
+                                                   "model/lap/0"]
     fig = plotting.map_grid(maps, colorbar=True, scales={
         "image": dict(cmap="gray", vmin=0, vmax=1, colorbar=False),
         "lap": dict(cmap="magma", vmax=lambda m: float(np.abs(m).max()) + 1)})
