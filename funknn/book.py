@@ -276,6 +276,46 @@ class Clock:
 
 # --- additions for chapters 3 and 4 ---
 
+__all__ += ["training_meta", "provenance", "training_minutes"]
+
+
+def training_meta(checkpoint: Any) -> Mapping[str, Any]:
+    """The ``meta`` of a checkpoint given as a path, a loaded model (its ``.meta``) or the meta itself."""
+    if isinstance(checkpoint, (str, Path)):
+        from .checkpoints import read
+
+        return read(checkpoint)["meta"]
+    if isinstance(checkpoint, Mapping):
+        return checkpoint
+    return getattr(checkpoint, "meta", {})
+
+
+def provenance(checkpoints: Mapping[str, Any]) -> str:
+    """What produced each checkpoint, one line each: the command, its steps, wall time and hardware
+    (``{name: path, model or meta}``; a chapter prints it in a cell whose output nbval ignores).
+
+    >>> print(provenance({"flow": {"command": "python -m funknn train flow", "steps": 3,
+    ...                            "wall_seconds": 1.5, "hardware": "1 CPU thread"}}))
+    flow: python -m funknn train flow (3 steps, 1.5 s on 1 CPU thread)
+    """
+    lines = []
+    for name, checkpoint in checkpoints.items():
+        m = training_meta(checkpoint)
+        lines.append(f"{name}: {m.get('command', 'no command recorded')} ({m.get('steps')} steps, "
+                     f"{m.get('wall_seconds')} s on {m.get('hardware')})")
+    return "\n".join(lines)
+
+
+def training_minutes(checkpoints: Any) -> float:
+    """The recorded training time of the checkpoints (paths, models or metas; a mapping's values
+    count), in minutes; a checkpoint without ``wall_seconds`` counts zero.
+
+    >>> training_minutes([{"wall_seconds": 90}, {"wall_seconds": 30.0}, {}])
+    2.0
+    """
+    items = checkpoints.values() if isinstance(checkpoints, Mapping) else checkpoints
+    return sum(float(training_meta(c).get("wall_seconds") or 0) for c in items) / 60
+
 # --- additions for chapters 5 and 6 ---
 
 # --- additions for the results at a glance ---

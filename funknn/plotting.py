@@ -14,7 +14,7 @@ Nothing here is needed by the library's solvers or trainers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -209,6 +209,129 @@ def grouped_bars(table: Any, columns: Sequence[str], ylabel: str, title: str | N
 # --- additions for chapters 1 and 2 ---
 
 # --- additions for chapters 3 and 4 ---
+
+__all__ += ["loss_panels", "image_rows", "map_grid"]
+
+
+def _per_panel(option: Any, name: str, default: Any) -> Any:
+    """``option`` itself, or its entry for panel ``name`` when it is a mapping (else ``default``)."""
+    return option.get(name, default) if isinstance(option, Mapping) else option
+
+
+def loss_panels(panels: Mapping[str, Mapping[str, Sequence[float]]], window: int | None = None,
+                ylabel: str | Mapping[str, str] = "loss", log: bool | Mapping[str, bool] = True,
+                raw: bool = False, panel: tuple[float, float] = (4.0, 2.8)) -> Figure:
+    """Training losses of several runs side by side: one axis per run, titled by its key.
+
+    Args:
+        panels: ``{run: {curve label: losses per step}}`` (:func:`loss_curves` draws each axis).
+        window: the moving mean's window; ``None``: a fortieth of the panel's longest curve.
+        ylabel, log: one for every panel, or ``{run: value}`` (runs left out: ``"loss"``, log scale).
+        raw: draw the per-step losses too, faintly (the smoothed curves are then labelled with
+            their window).
+        panel: the size of one axis, in inches.
+    """
+    if not panels:
+        raise ValueError("loss_panels needs at least one run")
+    fig, axes = plt.subplots(1, len(panels), figsize=(panel[0] * len(panels), panel[1]), squeeze=False)
+    for ax, (name, curves) in zip(axes[0], panels.items()):
+        w = window or max(1, max(len(v) for v in curves.values()) // 40)
+        if raw:
+            for label, values in curves.items():
+                ax.plot(np.asarray(values, dtype=np.float64), alpha=0.3, label=f"{label}, per step")
+            curves = {f"{label}, mean of {w} steps": v for label, v in curves.items()}
+        loss_curves(curves, window=w, ylabel=_per_panel(ylabel, name, "loss"), title=name,
+                    log=_per_panel(log, name, True), ax=ax)
+        if raw:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(rows: Mapping[str, Mapping[str, Any]], crops: bool = False,
+               corner: tuple[float, float] = (0.35, 0.35), size: float = 0.3, panel: float = 2.5,
+               fontsize: float = 8, title: str | None = None, **imshow: Any) -> Figure:
+    """Several :func:`image_row` in one figure: one row per outer key (e.g. a model), one column
+    per inner key (e.g. a resolution), titled ``"row: column"``; with ``crops`` the enlarged
+    crop of each image (the same region at any resolution) to the right of the row's images.
+    """
+    if not rows or not all(rows.values()):
+        raise ValueError("image_rows needs at least one row of at least one image")
+    ncols = max(len(r) for r in rows.values()) * (2 if crops else 1)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(panel * ncols, panel * len(rows) + 0.4),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, (label, images) in enumerate(rows.items()):
+        for c, (name, image) in enumerate(images.items()):
+            _draw(axes[r, c], image, f"{label}: {name}", fontsize, **imshow)
+            if crops:
+                _draw(axes[r, len(images) + c], crop(image, corner, size), f"crop, {name}", fontsize,
+                      **imshow)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def map_grid(maps: Mapping[str, Mapping[str, Any]], scales: Mapping[str, Mapping[str, Any]] | None = None,
+             titles: Mapping[str, Mapping[str, str]] | Callable[[str, str, Any], str] | None = None,
+             colorbar: bool | str = False,
+             panel: float = 3.3, fontsize: float = 9, title: str | None = None) -> Figure:
+    """Scalar maps (an image, its gradient norm, its Laplacian, errors): one row per outer key,
+    one column per inner key; every map ``(H, W)`` (or ``(1, H, W)``), drawn unclamped.
+
+    Args:
+        maps: ``{row: {column: map}}``, e.g. ``{"ground truth": {...}, "FunkNN": {...}}``.
+        scales: ``{column: imshow options}`` (``cmap``, ``vmin``, ``vmax``; an option may be a
+            function of the panel's map, e.g. ``vmax=lambda m: np.quantile(m, 0.99)``;
+            ``colorbar=False`` keeps that column's panels without one). A column left out is
+            drawn in viridis from the minimum to the maximum of its map in the *first* row (the
+            reference, so that every row is seen on the truth's scale).
+        titles: ``{row: {column: title}}`` for the panels that need one other than ``"row: column"``
+            (``column`` alone in a row whose key is ``""``), or a function ``(row, column, map) → title``.
+        colorbar: ``True``: a colorbar beside every panel; a string: one colorbar for the whole
+            figure with that label (the panels should share a scale).
+
+    >>> truth = {"image": np.eye(4), "Laplacian": np.eye(4) - 2}
+    >>> fig = map_grid({"truth": truth, "model": {k: 0.9 * v for k, v in truth.items()}})
+    >>> [ax.get_title() for ax in fig.axes][:3], fig.axes[1].images[0].get_clim()
+    (['truth: image', 'truth: Laplacian', 'model: image'], (-2.0, -1.0))
+    """
+    if not maps or not all(maps.values()):
+        raise ValueError("map_grid needs at least one row of at least one map")
+    first = next(iter(maps.values()))
+    ncols = max(len(r) for r in maps.values())
+    fig, axes = plt.subplots(len(maps), ncols, figsize=(panel * ncols, panel * len(maps)), squeeze=False)
+    handle = None
+    for r, (row, columns) in enumerate(maps.items()):
+        for c, (column, image) in enumerate(columns.items()):
+            a = to_display(image, clamp=False)
+            if column in (scales or {}):
+                options = dict((scales or {})[column])
+            else:
+                ref = to_display(first.get(column, image), clamp=False)
+                options = {"cmap": "viridis", "vmin": float(ref.min()), "vmax": float(ref.max())}
+            own_bar = options.pop("colorbar", True)
+            options = {k: v(a) if callable(v) else v for k, v in options.items()}
+            ax = axes[r, c]
+            handle = ax.imshow(a, **options)
+            if callable(titles):
+                label = titles(row, column, image)
+            else:
+                label = (titles or {}).get(row, {}).get(column, f"{row}: {column}" if row else column)
+            ax.set_title(label, fontsize=fontsize)
+            if colorbar is True and own_bar:
+                fig.colorbar(handle, ax=ax, shrink=0.8)
+    for ax in axes.flat:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    if isinstance(colorbar, str) and handle is not None:
+        fig.colorbar(handle, ax=list(axes.flat), shrink=0.8, label=colorbar)
+    else:
+        fig.tight_layout()
+    return fig
 
 # --- additions for chapters 5 and 6 ---
 

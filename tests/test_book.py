@@ -113,6 +113,23 @@ def test_clock():
 
 # --- additions for chapters 3 and 4 ---
 
+
+def test_provenance_and_training_minutes_from_paths_models_and_metas(tmp_path):
+    import funknn
+
+    model = funknn.build("funknn", in_channels=1, network="mlp")
+    funknn.save(model, tmp_path / "m.pt", command="python -m funknn train x", steps=7, wall_seconds=120,
+                hardware="2 CPU threads")
+    loaded = funknn.load(tmp_path / "m.pt")
+    text = book.provenance({"file": tmp_path / "m.pt", "model": loaded, "bare": {}})
+    lines = text.splitlines()
+    assert lines[0] == lines[1].replace("model:", "file:") == (
+        "file: python -m funknn train x (7 steps, 120 s on 2 CPU threads)")
+    assert lines[2].startswith("bare: no command recorded")
+    checkpoints = {"a": str(tmp_path / "m.pt"), "b": loaded, "c": {"wall_seconds": None}}
+    assert book.training_minutes(checkpoints) == 4.0
+    assert book.training_minutes([]) == 0
+
 # --- additions for chapters 5 and 6 ---
 
 # --- additions for the results at a glance ---

@@ -66,6 +66,58 @@ def test_loss_curves_and_bars():
 
 # --- additions for chapters 3 and 4 ---
 
+
+def test_loss_panels_one_axis_per_run():
+    runs = {"A": {"loss": np.linspace(2, 1, 80)}, "B": {"d": [1.0] * 10, "g": [2.0] * 10}}
+    fig = plotting.loss_panels(runs, ylabel={"A": "L1"}, log={"B": False}, raw=True)
+    a, b = fig.axes
+    assert (a.get_title(), a.get_ylabel(), a.get_yscale()) == ("A", "L1", "log")
+    assert (b.get_ylabel(), b.get_yscale()) == ("loss", "linear")
+    assert len(a.lines) == 2 and len(a.lines[1].get_xdata()) == 80 - 2 + 1     # window 80 // 40
+    assert [t.get_text() for t in a.get_legend().get_texts()] == ["loss, per step", "loss, mean of 2 steps"]
+    assert len(b.lines) == 4
+    fig = plotting.loss_panels({"A": {"loss": np.ones(100)}}, window=10)
+    assert len(fig.axes[0].lines) == 1 and len(fig.axes[0].lines[0].get_xdata()) == 91
+    with pytest.raises(ValueError):
+        plotting.loss_panels({})
+
+
+def test_image_rows_with_crops_to_the_right():
+    rows = {"m": {"1x": torch.rand(1, 8, 8), "2x": torch.rand(1, 16, 16)},
+            "g": {"1x": torch.rand(1, 8, 8), "2x": torch.rand(1, 16, 16)}}
+    fig = plotting.image_rows(rows, crops=True, corner=(0.25, 0.25), size=0.5)
+    assert len(fig.axes) == 8
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:4] == ["m: 1x", "m: 2x", "crop, 1x", "crop, 2x"] and titles[4] == "g: 1x"
+    assert fig.axes[3].images[0].get_array().shape == (8, 8)                  # half of 16², to the right
+    assert len(plotting.image_rows(rows).axes) == 4
+    with pytest.raises(ValueError):
+        plotting.image_rows({"m": {}})
+
+
+def test_map_grid_scales_titles_and_colorbars():
+    truth = {"image": np.eye(5), "lap": 2 * np.eye(5) - 2}
+    maps = {"truth": truth, "model": {"image": 3 * np.eye(5), "lap": np.zeros((1, 5, 5))}}
+    fig = plotting.map_grid(maps, titles={"model": {"image": "model: 12 dB"}})
+    assert len(fig.axes) == 4 and fig.axes[2].get_title() == "model: 12 dB"
+    assert fig.axes[3].get_title() == "model: lap"
+    assert fig.axes[2].images[0].get_clim() == (0.0, 1.0)                     # the truth's scale
+    assert fig.axes[3].images[0].get_clim() == (-2.0, 0.0)
+    fig = plotting.map_grid(maps, titles=lambda row, column, m: f"{row}/{column}/{np.asarray(m).max():.0f}")
+    assert [ax.get_title() for ax in fig.axes] == ["truth/image/1", "truth/lap/0", "model/image/3",
+                                                   "model/lap/0"]
+    fig = plotting.map_grid(maps, colorbar=True, scales={
+        "image": dict(cmap="gray", vmin=0, vmax=1, colorbar=False),
+        "lap": dict(cmap="magma", vmax=lambda m: float(np.abs(m).max()) + 1)})
+    assert len(fig.axes) == 4 + 2                                               # bars for "lap" only
+    assert fig.axes[1].images[0].get_clim()[1] == 3.0 and fig.axes[1].images[0].get_cmap().name == "magma"
+    assert fig.axes[3].images[0].get_clim()[1] == 1.0                          # per panel
+    fig = plotting.map_grid({"": {"a": np.ones((3, 3)), "b": np.zeros((3, 3))}}, colorbar="|error|",
+                            scales={"a": dict(vmin=0, vmax=1), "b": dict(vmin=0, vmax=1)})
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["a", "b"] and fig.axes[-1].get_ylabel() == "|error|"
+    with pytest.raises(ValueError):
+        plotting.map_grid({})
+
 # --- additions for chapters 5 and 6 ---
 
 # --- additions for the results at a glance ---
