@@ -220,7 +220,7 @@ def _per_panel(option: Any, name: str, default: Any) -> Any:
 
 def loss_panels(panels: Mapping[str, Mapping[str, Sequence[float]]], window: int | None = None,
                 ylabel: str | Mapping[str, str] = "loss", log: bool | Mapping[str, bool] = True,
-                raw: bool = False, panel: tuple[float, float] = (4.0, 2.8)) -> Figure:
+                raw: bool = False, panel: tuple[float, float] = (4.0, 2.8)) -> Figure | None:
     """Training losses of several runs side by side: one axis per run, titled by its key.
 
     Args:
@@ -245,12 +245,12 @@ def loss_panels(panels: Mapping[str, Mapping[str, Sequence[float]]], window: int
         if raw:
             ax.legend(fontsize=8)
     fig.tight_layout()
-    return fig
+    return _shown(fig)
 
 
 def image_rows(rows: Mapping[str, Mapping[str, Any]], crops: bool = False,
                corner: tuple[float, float] = (0.35, 0.35), size: float = 0.3, panel: float = 2.5,
-               fontsize: float = 8, title: str | None = None, **imshow: Any) -> Figure:
+               fontsize: float = 8, title: str | None = None, **imshow: Any) -> Figure | None:
     """Several :func:`image_row` in one figure: one row per outer key (e.g. a model), one column
     per inner key (e.g. a resolution), titled ``"row: column"``; with ``crops`` the enlarged
     crop of each image (the same region at any resolution) to the right of the row's images.
@@ -271,13 +271,13 @@ def image_rows(rows: Mapping[str, Mapping[str, Any]], crops: bool = False,
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return fig
+    return _shown(fig)
 
 
 def map_grid(maps: Mapping[str, Mapping[str, Any]], scales: Mapping[str, Mapping[str, Any]] | None = None,
              titles: Mapping[str, Mapping[str, str]] | Callable[[str, str, Any], str] | None = None,
              colorbar: bool | str = False,
-             panel: float = 3.3, fontsize: float = 9, title: str | None = None) -> Figure:
+             panel: float = 3.3, fontsize: float = 9, title: str | None = None) -> Figure | None:
     """Scalar maps (an image, its gradient norm, its Laplacian, errors): one row per outer key,
     one column per inner key; every map ``(H, W)`` (or ``(1, H, W)``), drawn unclamped.
 
@@ -331,7 +331,7 @@ def map_grid(maps: Mapping[str, Mapping[str, Any]], scales: Mapping[str, Mapping
         fig.colorbar(handle, ax=list(axes.flat), shrink=0.8, label=colorbar)
     else:
         fig.tight_layout()
-    return fig
+    return _shown(fig)
 
 # --- additions for chapters 5 and 6 ---
 
