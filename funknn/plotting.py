@@ -208,6 +208,53 @@ def grouped_bars(table: Any, columns: Sequence[str], ylabel: str, title: str | N
 
 # --- additions for chapters 1 and 2 ---
 
+__all__ += ["image_rows", "value_bars"]
+
+
+def image_rows(rows: Sequence[Mapping[str, Any]], crops: bool = False,
+               corner: tuple[float, float] = (0.35, 0.35), size: float = 0.3, panel: float = 2.2,
+               fontsize: float = 8, title: str | None = None,
+               **imshow: Any) -> Figure:
+    """Several :func:`image_row` rows in one figure: ``rows[r]`` is ``{title: image}``; with
+    ``crops`` each row gets its enlarged crops below it. Rows may differ in length (empty cells
+    are left blank)."""
+    if not rows or not any(rows):
+        raise ValueError("image_rows needs at least one image")
+    per = 2 if crops else 1
+    ncols = max(len(row) for row in rows)
+    fig, axes = plt.subplots(per * len(rows), ncols, squeeze=False,
+                             figsize=(panel * ncols, (panel + 0.4) * per * len(rows)))
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, row in enumerate(rows):
+        for c, (name, image) in enumerate(row.items()):
+            axes[per * r, c].axis("on")
+            _draw(axes[per * r, c], image, name, fontsize, **imshow)
+            if crops:
+                axes[per * r + 1, c].axis("on")
+                _draw(axes[per * r + 1, c], crop(image, corner, size), None, fontsize, **imshow)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def value_bars(values: Mapping[str, float], xlabel: str = "", colors: Sequence[Any] | None = None,
+               margin: float = 1.5, digits: int = 2, figsize: tuple[float, float] = (8, 3.2)) -> Figure:
+    """One horizontal bar per entry of ``{label: value}``, top to bottom in the mapping's order,
+    each labelled with its value (``digits`` decimals); the x axis starts ``margin`` below the
+    smallest value."""
+    if not values:
+        raise ValueError("value_bars needs at least one value")
+    labels, v = list(values)[::-1], np.asarray(list(values.values()), dtype=float)[::-1]
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.barh(labels, v, color=list(colors)[::-1] if colors is not None else None)
+    ax.set(xlabel=xlabel, xlim=(float(np.nanmin(v)) - margin, None))
+    for y, x in enumerate(v):
+        ax.text(x, y, f" {x:.{digits}f}", va="center", fontsize=8)
+    return fig
+
+
 # --- additions for chapters 3 and 4 ---
 
 # --- additions for chapters 5 and 6 ---
