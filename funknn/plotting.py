@@ -211,28 +211,33 @@ def grouped_bars(table: Any, columns: Sequence[str], ylabel: str, title: str | N
 __all__ += ["image_rows", "value_bars"]
 
 
-def image_rows(rows: Sequence[Mapping[str, Any]], crops: bool = False,
+def image_rows(rows: Sequence[Mapping[str, Any] | Sequence[Any]], crops: bool = False,
                corner: tuple[float, float] = (0.35, 0.35), size: float = 0.3, panel: float = 2.2,
-               fontsize: float = 8, title: str | None = None,
+               fontsize: float = 8, title: str | None = None, labels: Sequence[str] | None = None,
                **imshow: Any) -> Figure:
-    """Several :func:`image_row` rows in one figure: ``rows[r]`` is ``{title: image}``; with
-    ``crops`` each row gets its enlarged crops below it. Rows may differ in length (empty cells
-    are left blank)."""
-    if not rows or not any(rows):
+    """Several :func:`image_row` rows in one figure, each starting a new line of panels.
+
+    ``rows[r]`` is ``{title: image}`` or a sequence of untitled images (a batch ``(N, C, H, W)``
+    too); ``labels[r]``, if given, is written left of row ``r``. With ``crops`` each row gets its
+    enlarged crops below it. Rows may differ in length (empty cells are left blank).
+    """
+    items = [list(row.items()) if isinstance(row, Mapping) else [(None, im) for im in row] for row in rows]
+    if not any(items):
         raise ValueError("image_rows needs at least one image")
-    per = 2 if crops else 1
-    ncols = max(len(row) for row in rows)
-    fig, axes = plt.subplots(per * len(rows), ncols, squeeze=False,
-                             figsize=(panel * ncols, (panel + 0.4) * per * len(rows)))
+    per, ncols = (2 if crops else 1), max(len(row) for row in items)
+    fig, axes = plt.subplots(per * len(items), ncols, squeeze=False,
+                             figsize=(panel * ncols, (panel + 0.4) * per * len(items)))
     for ax in axes.flat:
         ax.axis("off")
-    for r, row in enumerate(rows):
-        for c, (name, image) in enumerate(row.items()):
+    for r, row in enumerate(items):
+        for c, (name, image) in enumerate(row):
             axes[per * r, c].axis("on")
             _draw(axes[per * r, c], image, name, fontsize, **imshow)
             if crops:
                 axes[per * r + 1, c].axis("on")
                 _draw(axes[per * r + 1, c], crop(image, corner, size), None, fontsize, **imshow)
+        if labels is not None and row:
+            axes[per * r, 0].set_ylabel(labels[r], fontsize=fontsize + 1)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

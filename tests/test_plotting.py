@@ -72,6 +72,10 @@ def test_image_rows_with_crops():
     assert axes[1, 1].images[0].get_array().shape[:2] == (16, 16)       # 0.5 of 32
     assert axes[3, 0].images[0].get_array().shape == (10, 10) and not axes[2, 1].images   # blank cell
     assert not axes[2, 1].axison
+    fig = plotting.image_rows([torch.rand(3, 1, 8, 8), [torch.rand(1, 8, 8)]], labels=["top", "bottom"])
+    axes = np.array(fig.axes).reshape(2, 3)
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["top", "bottom"] and axes[0, 2].images
+    assert axes[0, 0].get_title() == "" and not axes[1, 1].axison                # untitled; blank cell
     with pytest.raises(ValueError, match="at least one"):
         plotting.image_rows([{}])
 
