@@ -214,7 +214,7 @@ __all__ += ["image_rows", "value_bars"]
 def image_rows(rows: Sequence[Mapping[str, Any] | Sequence[Any]], crops: bool = False,
                corner: tuple[float, float] = (0.35, 0.35), size: float = 0.3, panel: float = 2.2,
                fontsize: float = 8, title: str | None = None, labels: Sequence[str] | None = None,
-               **imshow: Any) -> Figure:
+               **imshow: Any) -> Figure | None:
     """Several :func:`image_row` rows in one figure, each starting a new line of panels.
 
     ``rows[r]`` is ``{title: image}`` or a sequence of untitled images (a batch ``(N, C, H, W)``
@@ -241,23 +241,24 @@ def image_rows(rows: Sequence[Mapping[str, Any] | Sequence[Any]], crops: bool = 
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return fig
+    return _shown(fig)
 
 
-def value_bars(values: Mapping[str, float], xlabel: str = "", colors: Sequence[Any] | None = None,
-               margin: float = 1.5, digits: int = 2, figsize: tuple[float, float] = (8, 3.2)) -> Figure:
-    """One horizontal bar per entry of ``{label: value}``, top to bottom in the mapping's order,
-    each labelled with its value (``digits`` decimals); the x axis starts ``margin`` below the
-    smallest value."""
-    if not values:
+def value_bars(values: Any, xlabel: str = "", colors: Sequence[Any] | None = None, margin: float = 1.5,
+               digits: int = 2, figsize: tuple[float, float] = (8, 3.2)) -> Figure | None:
+    """One horizontal bar per entry of ``values`` (``{label: value}`` or a pandas series), top
+    to bottom in its order, each labelled with its value (``digits`` decimals); the x axis
+    starts ``margin`` below the smallest value."""
+    items = list(values.items())
+    if not items:
         raise ValueError("value_bars needs at least one value")
-    labels, v = list(values)[::-1], np.asarray(list(values.values()), dtype=float)[::-1]
+    labels, v = [str(k) for k, _ in items][::-1], np.asarray([x for _, x in items], dtype=float)[::-1]
     fig, ax = plt.subplots(figsize=figsize)
     ax.barh(labels, v, color=list(colors)[::-1] if colors is not None else None)
     ax.set(xlabel=xlabel, xlim=(float(np.nanmin(v)) - margin, None))
     for y, x in enumerate(v):
         ax.text(x, y, f" {x:.{digits}f}", va="center", fontsize=8)
-    return fig
+    return _shown(fig)
 
 
 # --- additions for chapters 3 and 4 ---

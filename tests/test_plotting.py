@@ -87,6 +87,9 @@ def test_value_bars():
     assert [p.get_width() for p in ax.patches] == [24.5, 20.0] and ax.get_xlim()[0] == 19.0
     assert [t.get_text() for t in ax.texts] == [" 24.50", " 20.00"]
     assert ax.patches[0].get_facecolor()[:3] == (0.0, 0.0, 1.0)
+    pd = pytest.importorskip("pandas")
+    fig = plotting.value_bars(pd.Series({"x": 1.0, "y": 2.0}))
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["y", "x"]
     with pytest.raises(ValueError, match="at least one"):
         plotting.value_bars({})
 
