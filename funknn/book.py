@@ -274,6 +274,60 @@ class Clock:
 
 # --- additions for chapters 1 and 2 ---
 
+__all__ += ["compare_table", "recorded_minutes"]
+
+
+def compare_table(results: Results, source: str, metric: str, paper: Mapping[str, Any], ours: Any,
+                  columns: Any, unit: str = "", note: str = "", digits: int = 3) -> None:
+    """Every cell of one of the paper's tables beside ours: a :meth:`Results.compare` per row and column.
+
+    Args:
+        results: the chapter's results file.
+        source: the paper's table, e.g. ``"Table 1"``.
+        metric: the quantity's name; each entry is ``"<metric> <column>, <row>"``.
+        paper: ``{row: values in the order of columns}`` (``None`` for a cell the paper lacks).
+        ours: a pandas frame indexed by row with the columns (NaN: not measured). Its rows are
+            written in its order (a row the paper lacks gets ``paper=None``), then the paper's
+            rows it lacks (``ours=None``). A cell neither has is left out.
+        columns: the columns, in the order of ``paper``'s values.
+
+    >>> import pandas as pd
+    >>> r = Results("99_example", "quick", results_dir=tempfile.mkdtemp())
+    >>> ours = pd.DataFrame({"×2": [30.1, 31.0], "×4": [float("nan"), 27.0]}, index=["U-Net", "ours"])
+    >>> compare_table(r, "Table 1", "SNR", {"U-Net": (31.3, None)}, ours, ["×2", "×4"], unit="dB")
+    >>> [(c["quantity"], c["paper"], c["ours"]) for c in r.data["comparisons"]]
+    [('SNR ×2, U-Net', 31.3, 30.1), ('SNR ×2, ours', None, 31.0), ('SNR ×4, ours', None, 27.0)]
+    """
+    columns = list(columns)
+    names = list(ours.index) + [name for name in paper if name not in ours.index]
+    for name in names:
+        theirs = list(paper.get(name, [None] * len(columns)))
+        if len(theirs) != len(columns):
+            raise ValueError(f"paper row {name!r} has {len(theirs)} values for {len(columns)} columns")
+        for column, value in zip(columns, theirs):
+            mine = ours.loc[name, column] if name in ours.index and column in ours.columns else None
+            mine = None if mine is None or math.isnan(float(mine)) else float(mine)
+            if value is None and mine is None:
+                continue
+            results.compare(source, f"{metric} {column}, {name}", paper=value, ours=mine, unit=unit,
+                            note=note, digits=digits)
+
+
+def recorded_minutes(models: Any) -> float:
+    """Minutes of training recorded in the checkpoints' metadata (``meta["wall_seconds"]``),
+    summed over ``models`` (loaded models or their metadata dictionaries): what retraining
+    them all took. A model without the record counts as 0.
+
+    >>> recorded_minutes([{"wall_seconds": 90.0}, {"wall_seconds": 30}, {}])
+    2.0
+    """
+    total = 0.0
+    for model in models:
+        meta = model if isinstance(model, Mapping) else getattr(model, "meta", {})
+        total += float(meta.get("wall_seconds") or 0)
+    return total / 60
+
+
 # --- additions for chapters 3 and 4 ---
 
 __all__ += ["training_meta", "provenance", "training_minutes"]

@@ -208,6 +208,59 @@ def grouped_bars(table: Any, columns: Sequence[str], ylabel: str, title: str | N
 
 # --- additions for chapters 1 and 2 ---
 
+__all__ += ["image_rows", "value_bars"]
+
+
+def image_rows(rows: Sequence[Mapping[str, Any] | Sequence[Any]], crops: bool = False,
+               corner: tuple[float, float] = (0.35, 0.35), size: float = 0.3, panel: float = 2.2,
+               fontsize: float = 8, title: str | None = None, labels: Sequence[str] | None = None,
+               **imshow: Any) -> Figure | None:
+    """Several :func:`image_row` rows in one figure, each starting a new line of panels.
+
+    ``rows[r]`` is ``{title: image}`` or a sequence of untitled images (a batch ``(N, C, H, W)``
+    too); ``labels[r]``, if given, is written left of row ``r``. With ``crops`` each row gets its
+    enlarged crops below it. Rows may differ in length (empty cells are left blank).
+    """
+    items = [list(row.items()) if isinstance(row, Mapping) else [(None, im) for im in row] for row in rows]
+    if not any(items):
+        raise ValueError("image_rows needs at least one image")
+    per, ncols = (2 if crops else 1), max(len(row) for row in items)
+    fig, axes = plt.subplots(per * len(items), ncols, squeeze=False,
+                             figsize=(panel * ncols, (panel + 0.4) * per * len(items)))
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, row in enumerate(items):
+        for c, (name, image) in enumerate(row):
+            axes[per * r, c].axis("on")
+            _draw(axes[per * r, c], image, name, fontsize, **imshow)
+            if crops:
+                axes[per * r + 1, c].axis("on")
+                _draw(axes[per * r + 1, c], crop(image, corner, size), None, fontsize, **imshow)
+        if labels is not None and row:
+            axes[per * r, 0].set_ylabel(labels[r], fontsize=fontsize + 1)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _shown(fig)
+
+
+def value_bars(values: Any, xlabel: str = "", colors: Sequence[Any] | None = None, margin: float = 1.5,
+               digits: int = 2, figsize: tuple[float, float] = (8, 3.2)) -> Figure | None:
+    """One horizontal bar per entry of ``values`` (``{label: value}`` or a pandas series), top
+    to bottom in its order, each labelled with its value (``digits`` decimals); the x axis
+    starts ``margin`` below the smallest value."""
+    items = list(values.items())
+    if not items:
+        raise ValueError("value_bars needs at least one value")
+    labels, v = [str(k) for k, _ in items][::-1], np.asarray([x for _, x in items], dtype=float)[::-1]
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.barh(labels, v, color=list(colors)[::-1] if colors is not None else None)
+    ax.set(xlabel=xlabel, xlim=(float(np.nanmin(v)) - margin, None))
+    for y, x in enumerate(v):
+        ax.text(x, y, f" {x:.{digits}f}", va="center", fontsize=8)
+    return _shown(fig)
+
+
 # --- additions for chapters 3 and 4 ---
 
 __all__ += ["loss_panels", "image_rows", "map_grid"]

@@ -111,6 +111,28 @@ def test_clock():
 
 # --- additions for chapters 1 and 2 ---
 
+def test_compare_table_every_cell_once():
+    pd = pytest.importorskip("pandas")
+    r = book.Results("01_x", "quick", results_dir=".")
+    ours = pd.DataFrame({"×2": [30.0, 29.0], "×4": [np.nan, 25.0]}, index=["unet", "mine"])
+    paper = {"unet": (31.3, None), "liif": (31.6, 28.0)}
+    book.compare_table(r, "Table 1", "SNR", paper, ours, ["×2", "×4"], unit="dB")
+    got = [(c["quantity"], c["paper"], c["ours"], c["unit"]) for c in r.data["comparisons"]]
+    assert got == [("SNR ×2, unet", 31.3, 30.0, "dB"), ("SNR ×2, mine", None, 29.0, "dB"),
+                   ("SNR ×4, mine", None, 25.0, "dB"), ("SNR ×2, liif", 31.6, None, "dB"),
+                   ("SNR ×4, liif", 28.0, None, "dB")]
+    with pytest.raises(ValueError, match="2 columns"):
+        book.compare_table(r, "Table 1", "SNR", {"unet": (1.0,)}, ours, ["×2", "×4"])
+
+
+def test_recorded_minutes():
+    class Model:
+        meta = {"wall_seconds": 150.0}
+
+    assert book.recorded_minutes([Model(), {"wall_seconds": 30}, {"wall_seconds": None}, object()]) == 3.0
+    assert book.recorded_minutes([]) == 0.0
+
+
 # --- additions for chapters 3 and 4 ---
 
 

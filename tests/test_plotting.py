@@ -64,6 +64,36 @@ def test_loss_curves_and_bars():
 
 # --- additions for chapters 1 and 2 ---
 
+def test_image_rows_with_crops():
+    rows = [{"a": torch.rand(3, 16, 16), "b": torch.rand(3, 32, 32)}, {"c": torch.rand(1, 20, 20)}]
+    fig = plotting.image_rows(rows, crops=True, corner=(0.5, 0.5), size=0.5)
+    axes = np.array(fig.axes).reshape(4, 2)
+    assert [ax.get_title() for ax in axes[[0, 2], 0]] == ["a", "c"] and axes[0, 1].get_title() == "b"
+    assert axes[1, 1].images[0].get_array().shape[:2] == (16, 16)       # 0.5 of 32
+    assert axes[3, 0].images[0].get_array().shape == (10, 10) and not axes[2, 1].images   # blank cell
+    assert not axes[2, 1].axison
+    fig = plotting.image_rows([torch.rand(3, 1, 8, 8), [torch.rand(1, 8, 8)]], labels=["top", "bottom"])
+    axes = np.array(fig.axes).reshape(2, 3)
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["top", "bottom"] and axes[0, 2].images
+    assert axes[0, 0].get_title() == "" and not axes[1, 1].axison                # untitled; blank cell
+    with pytest.raises(ValueError, match="at least one"):
+        plotting.image_rows([{}])
+
+
+def test_value_bars():
+    fig = plotting.value_bars({"first": 20.0, "second": 24.5}, xlabel="SNR", colors=["r", "b"], margin=1.0)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["second", "first"]    # first on top
+    assert [p.get_width() for p in ax.patches] == [24.5, 20.0] and ax.get_xlim()[0] == 19.0
+    assert [t.get_text() for t in ax.texts] == [" 24.50", " 20.00"]
+    assert ax.patches[0].get_facecolor()[:3] == (0.0, 0.0, 1.0)
+    pd = pytest.importorskip("pandas")
+    fig = plotting.value_bars(pd.Series({"x": 1.0, "y": 2.0}))
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["y", "x"]
+    with pytest.raises(ValueError, match="at least one"):
+        plotting.value_bars({})
+
+
 # --- additions for chapters 3 and 4 ---
 
 
