@@ -21,8 +21,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["to_display", "crop", "image_row", "image_grid", "error_maps", "loss_curves", "smooth",
-           "grouped_bars"]
+__all__ = ["to_display", "crop", "image_row", "image_rows", "image_grid", "error_maps", "loss_curves",
+           "smooth", "grouped_bars"]
 
 
 def _array(image: Any) -> np.ndarray:
@@ -103,6 +103,78 @@ def image_row(images: Mapping[str, Any], crops: bool = False, corner: tuple[floa
         _draw(axes[0, c], image, name, fontsize, **imshow)
         if crops:
             _draw(axes[1, c], crop(image, corner, size), None, fontsize, **imshow)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _shown(fig)
+
+
+def _panels(rows: Any) -> list[list[tuple[str | None, str | None, Any]]]:
+    """:func:`image_rows`' rows as lists of ``(title, column, image)``."""
+    items: list[list[tuple[str | None, str | None, Any]]]
+    if isinstance(rows, Mapping):
+        items = [[(f"{label}: {name}", name, im) for name, im in row.items()] for label, row in rows.items()]
+    else:
+        items = [[(str(name), str(name), im) for name, im in row.items()] if isinstance(row, Mapping)
+                 else [(None, None, im) for im in row] for row in rows]
+    if not items or not all(items):
+        raise ValueError("image_rows needs at least one image in every row")
+    return items
+
+
+def _put(ax: Any, image: Any, name: str | None, fontsize: float, signed: bool, imshow: dict) -> None:
+    """One panel of :func:`image_rows`: a signed map (red-blue, symmetric) or an image."""
+    ax.axis("on")
+    if signed:
+        vmax = float(np.abs(_array(image)).max()) or 1.0
+        _draw(ax, image, name, fontsize, clamp=False, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+    else:
+        _draw(ax, image, name, fontsize, **imshow)
+
+
+def image_rows(rows: Sequence[Mapping[str, Any] | Sequence[Any]] | Mapping[str, Mapping[str, Any]],
+               crops: bool | str = False, corner: tuple[float, float] = (0.35, 0.35), size: float = 0.3,
+               panel: float = 2.2, fontsize: float = 8, title: str | None = None,
+               labels: Sequence[str] | None = None, signed: Sequence[int] = (),
+               **imshow: Any) -> Figure | None:
+    """Several rows of images in one figure (rows may differ in length; empty cells stay blank).
+
+    Args:
+        rows: a sequence of rows, each ``{title: image}`` or a sequence of untitled images (a batch
+            ``(N, C, H, W)`` too); or ``{row label: {column: image}}``, whose panels are titled
+            ``"row label: column"``.
+        crops: ``True`` or ``"below"``: each row's enlarged crops (:func:`crop`, the same region at
+            any resolution) on a line below it; ``"right"``: to the right of the row, titled
+            ``"crop, column"``.
+        labels: written left of each row.
+        signed: columns (0-based) that hold signed maps (derivatives, differences): drawn
+            unclamped in a red-blue map symmetric about zero, each on its own largest magnitude.
+        **imshow: passed to ``imshow`` for the other panels.
+    """
+    if crops not in (False, True, "below", "right"):
+        raise ValueError(f"crops must be False, True, 'below' or 'right', got {crops!r}")
+    items = _panels(rows)
+    below, right = crops in (True, "below"), crops == "right"
+    per, width = (2 if below else 1), max(len(row) for row in items)
+    ncols = 2 * width if right else width
+    fig, axes = plt.subplots(per * len(items), ncols, squeeze=False,
+                             figsize=(panel * ncols, (panel + 0.4) * per * len(items)))
+    for ax in axes.flat:
+        ax.axis("off")
+
+    def put(ax: Any, image: Any, name: str | None, column: int) -> None:
+        _put(ax, image, name, fontsize, column in signed, imshow)
+
+    for r, row in enumerate(items):
+        for c, (name, column, image) in enumerate(row):
+            put(axes[per * r, c], image, name, c)
+            if below:
+                put(axes[per * r + 1, c], crop(image, corner, size), None, c)
+            elif right:
+                put(axes[r, len(row) + c], crop(image, corner, size),
+                    None if column is None else f"crop, {column}", c)
+        if labels is not None:
+            axes[per * r, 0].set_ylabel(labels[r], fontsize=fontsize + 1)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -208,40 +280,7 @@ def grouped_bars(table: Any, columns: Sequence[str], ylabel: str, title: str | N
 
 # --- additions for chapters 1 and 2 ---
 
-__all__ += ["image_rows", "value_bars"]
-
-
-def image_rows(rows: Sequence[Mapping[str, Any] | Sequence[Any]], crops: bool = False,
-               corner: tuple[float, float] = (0.35, 0.35), size: float = 0.3, panel: float = 2.2,
-               fontsize: float = 8, title: str | None = None, labels: Sequence[str] | None = None,
-               **imshow: Any) -> Figure | None:
-    """Several :func:`image_row` rows in one figure, each starting a new line of panels.
-
-    ``rows[r]`` is ``{title: image}`` or a sequence of untitled images (a batch ``(N, C, H, W)``
-    too); ``labels[r]``, if given, is written left of row ``r``. With ``crops`` each row gets its
-    enlarged crops below it. Rows may differ in length (empty cells are left blank).
-    """
-    items = [list(row.items()) if isinstance(row, Mapping) else [(None, im) for im in row] for row in rows]
-    if not any(items):
-        raise ValueError("image_rows needs at least one image")
-    per, ncols = (2 if crops else 1), max(len(row) for row in items)
-    fig, axes = plt.subplots(per * len(items), ncols, squeeze=False,
-                             figsize=(panel * ncols, (panel + 0.4) * per * len(items)))
-    for ax in axes.flat:
-        ax.axis("off")
-    for r, row in enumerate(items):
-        for c, (name, image) in enumerate(row):
-            axes[per * r, c].axis("on")
-            _draw(axes[per * r, c], image, name, fontsize, **imshow)
-            if crops:
-                axes[per * r + 1, c].axis("on")
-                _draw(axes[per * r + 1, c], crop(image, corner, size), None, fontsize, **imshow)
-        if labels is not None and row:
-            axes[per * r, 0].set_ylabel(labels[r], fontsize=fontsize + 1)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return _shown(fig)
+__all__ += ["value_bars"]
 
 
 def value_bars(values: Any, xlabel: str = "", colors: Sequence[Any] | None = None, margin: float = 1.5,
@@ -263,7 +302,7 @@ def value_bars(values: Any, xlabel: str = "", colors: Sequence[Any] | None = Non
 
 # --- additions for chapters 3 and 4 ---
 
-__all__ += ["loss_panels", "image_rows", "map_grid"]
+__all__ += ["loss_panels", "map_grid"]
 
 
 def _per_panel(option: Any, name: str, default: Any) -> Any:
@@ -297,32 +336,6 @@ def loss_panels(panels: Mapping[str, Mapping[str, Sequence[float]]], window: int
                     log=_per_panel(log, name, True), ax=ax)
         if raw:
             ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _shown(fig)
-
-
-def image_rows(rows: Mapping[str, Mapping[str, Any]], crops: bool = False,
-               corner: tuple[float, float] = (0.35, 0.35), size: float = 0.3, panel: float = 2.5,
-               fontsize: float = 8, title: str | None = None, **imshow: Any) -> Figure | None:
-    """Several :func:`image_row` in one figure: one row per outer key (e.g. a model), one column
-    per inner key (e.g. a resolution), titled ``"row: column"``; with ``crops`` the enlarged
-    crop of each image (the same region at any resolution) to the right of the row's images.
-    """
-    if not rows or not all(rows.values()):
-        raise ValueError("image_rows needs at least one row of at least one image")
-    ncols = max(len(r) for r in rows.values()) * (2 if crops else 1)
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(panel * ncols, panel * len(rows) + 0.4),
-                             squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for r, (label, images) in enumerate(rows.items()):
-        for c, (name, image) in enumerate(images.items()):
-            _draw(axes[r, c], image, f"{label}: {name}", fontsize, **imshow)
-            if crops:
-                _draw(axes[r, len(images) + c], crop(image, corner, size), f"crop, {name}", fontsize,
-                      **imshow)
-    if title:
-        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return _shown(fig)
 

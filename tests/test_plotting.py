@@ -115,7 +115,7 @@ def test_loss_panels_one_axis_per_run():
 def test_image_rows_with_crops_to_the_right():
     rows = {"m": {"1x": torch.rand(1, 8, 8), "2x": torch.rand(1, 16, 16)},
             "g": {"1x": torch.rand(1, 8, 8), "2x": torch.rand(1, 16, 16)}}
-    fig = plotting.image_rows(rows, crops=True, corner=(0.25, 0.25), size=0.5)
+    fig = plotting.image_rows(rows, crops="right", corner=(0.25, 0.25), size=0.5)
     assert len(fig.axes) == 8
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[:4] == ["m: 1x", "m: 2x", "crop, 1x", "crop, 2x"] and titles[4] == "g: 1x"
@@ -123,6 +123,8 @@ def test_image_rows_with_crops_to_the_right():
     assert len(plotting.image_rows(rows).axes) == 4
     with pytest.raises(ValueError):
         plotting.image_rows({"m": {}})
+    with pytest.raises(ValueError, match="crops"):
+        plotting.image_rows(rows, crops="left")
 
 
 def test_map_grid_scales_titles_and_colorbars():
