@@ -278,4 +278,72 @@ class Clock:
 
 # --- additions for chapters 5 and 6 ---
 
+__all__ += ["load_checked", "score_table"]
+
+
+def load_checked(path: str | Path, kind: type, device: Any = None, **expected: Any) -> Any:
+    """The model of checkpoint ``path`` (:func:`funknn.load`, in eval mode), checked to be a
+    ``kind`` whose attributes have the ``expected`` values; a clear error otherwise (a chapter
+    given the wrong file fails at once, not in the middle of a solve).
+
+    Raises:
+        ValueError: the file holds another model, or one built for other settings.
+
+    >>> import torch
+    >>> from funknn.models import FunkNN
+    >>> from funknn import save
+    >>> path = Path(tempfile.mkdtemp()) / "f.pt"
+    >>> save(FunkNN(1, network="mlp", kernel="cubic_conv"), path)
+    >>> type(load_checked(path, FunkNN)).__name__
+    'FunkNN'
+    >>> load_checked(path, FunkNN, kernel="bicubic")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: checkpoint '...f.pt' holds a FunkNN with kernel=...; this chapter needs kernel='bicubic'
+    """
+    from .checkpoints import load
+
+    model = load(path, device=device)
+    if not isinstance(model, kind):
+        raise ValueError(f"checkpoint {str(path)!r} holds a {type(model).__name__}, not a {kind.__name__}")
+    for name, value in expected.items():
+        if getattr(model, name, None) != value:
+            raise ValueError(f"checkpoint {str(path)!r} holds a {kind.__name__} with {name}="
+                             f"{getattr(model, name, None)!r}; this chapter needs {name}={value!r}")
+    return model
+
+
+def score_table(scores: Mapping[str, Any], stats: tuple[str, ...] = ("mean",), first: bool = False,
+                digits: int = 2) -> Any:
+    """A pandas table of per-image scores: one row per method (``{method: (B,) scores}``, tensors
+    or arrays), one column per image ("image 1", ...) and the ``stats`` over the images ("mean",
+    "min", "max", "median"), before the images with ``first``, after them otherwise; rounded to
+    ``digits`` decimals for display. The values keep their dtype.
+
+    >>> score_table({"a": [1.0, 2.0], "b": [3.0, 5.0]}, stats=("mean", "min"))
+       image 1  image 2  mean  min
+    a      1.0      2.0   1.5  1.0
+    b      3.0      5.0   4.0  3.0
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not scores:
+        raise ValueError("score_table needs at least one method")
+    arrays = {name: np.asarray(value.detach().cpu() if hasattr(value, "detach") else value)
+              for name, value in scores.items()}
+    count = len(next(iter(arrays.values())))
+    table = pd.DataFrame(arrays, index=[f"image {i + 1}" for i in range(count)]).T
+    images = table.iloc[:, :count]
+    for k, stat in enumerate(stats):
+        if stat not in ("mean", "min", "max", "median"):
+            raise ValueError(f"unknown statistic {stat!r}: mean, min, max or median")
+        column = getattr(images, stat)(axis=1)
+        if first:
+            table.insert(k, stat, column)
+        else:
+            table[stat] = column
+    return table.round(digits)
+
+
 # --- additions for the results at a glance ---

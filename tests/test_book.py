@@ -115,4 +115,26 @@ def test_clock():
 
 # --- additions for chapters 5 and 6 ---
 
+def test_load_checked(tmp_path):
+    from funknn import save
+    from funknn.models import FunkNN
+
+    save(FunkNN(1, network="mlp", kernel="cubic_conv"), tmp_path / "f.pt")
+    model = book.load_checked(tmp_path / "f.pt", FunkNN, device="cpu", kernel="cubic_conv")
+    assert isinstance(model, FunkNN) and not model.training
+    with pytest.raises(ValueError, match="holds a FunkNN, not a Linear"):
+        book.load_checked(tmp_path / "f.pt", torch.nn.Linear)
+    with pytest.raises(ValueError, match="this chapter needs kernel='bicubic'"):
+        book.load_checked(tmp_path / "f.pt", FunkNN, kernel="bicubic")
+
+
+def test_score_table():
+    scores = {"x": torch.tensor([1.0, 4.0, 2.5]), "y": np.array([0.5, 0.25, 0.125])}
+    table = book.score_table(scores, stats=("mean", "min"), first=True)
+    assert list(table.columns) == ["mean", "min", "image 1", "image 2", "image 3"]
+    assert list(table.index) == ["x", "y"] and table.loc["x", "mean"] == 2.5 and table.loc["y", "min"] == 0.12
+    assert list(book.score_table(scores).columns)[-1] == "mean"
+    with pytest.raises(ValueError, match="unknown statistic"):
+        book.score_table(scores, stats=("std",))
+
 # --- additions for the results at a glance ---
