@@ -278,7 +278,7 @@ class Clock:
 
 # --- additions for chapters 5 and 6 ---
 
-__all__ += ["load_checked", "score_table"]
+__all__ += ["load_checked", "score_table", "compare_images"]
 
 
 def load_checked(path: str | Path, kind: type, device: Any = None, **expected: Any) -> Any:
@@ -344,6 +344,33 @@ def score_table(scores: Mapping[str, Any], stats: tuple[str, ...] = ("mean",), f
         else:
             table[stat] = column
     return table.round(digits)
+
+
+def compare_images(results: Results, source: str, quantity: str, scores: Mapping[str, Any],
+                   paper: Mapping[str, Any], unit: str = "", note: str = "") -> None:
+    """A figure of the paper that scores a few test images, beside ours, in ``results``.
+
+    For each method of ``scores`` (``{method: (B,) scores of this run}``): one row per image that
+    the paper scores for it (``paper[method]``, a sequence; ours ``None`` when this run has fewer
+    images), then one row for the mean over the images (the paper's: the mean of its values;
+    ``None`` for a method the paper lacks).
+
+    >>> r = Results("99_example", "quick", results_dir=tempfile.mkdtemp())
+    >>> compare_images(r, "Figure 8", "SNR", {"FBP": [5.0, 7.0], "TV": [9.0, 9.5]}, {"FBP": (5.8, 7.2, 6.5)})
+    >>> [(c["quantity"], c["paper"], c["ours"]) for c in r.data["comparisons"]]
+    [('SNR, test image 1: FBP', 5.8, 5.0), ('SNR, test image 2: FBP', 7.2, 7.0),
+     ('SNR, test image 3: FBP', 6.5, None), ('SNR, mean of the test images: FBP', 6.5, 6.0),
+     ('SNR, mean of the test images: TV', None, 9.25)]
+    """
+    for name, values in scores.items():
+        ours = [float(v) for v in (values.tolist() if hasattr(values, "tolist") else values)]
+        theirs = [float(v) for v in paper.get(name, ())]
+        for i, value in enumerate(theirs):
+            results.compare(source, f"{quantity}, test image {i + 1}: {name}", paper=value,
+                            ours=ours[i] if i < len(ours) else None, unit=unit, note=note)
+        results.compare(source, f"{quantity}, mean of the test images: {name}", unit=unit, note=note,
+                        paper=sum(theirs) / len(theirs) if theirs else None,
+                        ours=sum(ours) / len(ours) if ours else None)
 
 
 # --- additions for the results at a glance ---

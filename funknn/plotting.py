@@ -195,7 +195,18 @@ def grouped_bars(table: Any, columns: Sequence[str], ylabel: str, title: str | N
 
 # --- additions for chapters 5 and 6 ---
 
-__all__ += ["image_rows", "solve_curves"]
+__all__ += ["draw", "image_rows", "solve_curves"]
+
+
+def draw(ax: Any, image: Any, title: str | None = None, fontsize: float = 9, **imshow: Any) -> Any:
+    """One image on an axis of a figure of one's own, as the functions here draw it (grey on
+    ``[0, 1]`` for one channel, no ticks); returns the ``AxesImage``.
+
+    >>> fig, ax = plt.subplots()
+    >>> draw(ax, np.zeros((4, 6)), "zeros").get_array().shape
+    (4, 6)
+    """
+    return _draw(ax, image, title, fontsize, **imshow)
 
 
 def image_rows(rows: Sequence[Mapping[str, Any]], signed: Sequence[int] = (), panel: float = 2.6,

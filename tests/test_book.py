@@ -137,4 +137,13 @@ def test_score_table():
     with pytest.raises(ValueError, match="unknown statistic"):
         book.score_table(scores, stats=("std",))
 
+def test_compare_images(tmp_path):
+    r = book.Results("99_x", "quick", results_dir=tmp_path)
+    book.compare_images(r, "Figure 8", "SNR", {"a": torch.tensor([1.0]), "b": [2.0, 4.0]},
+                        {"a": [3.0, 5.0]}, unit="dB")
+    rows = [(c["quantity"], c["paper"], c["ours"], c["unit"]) for c in r.data["comparisons"]]
+    assert rows == [("SNR, test image 1: a", 3.0, 1.0, "dB"), ("SNR, test image 2: a", 5.0, None, "dB"),
+                    ("SNR, mean of the test images: a", 4.0, 1.0, "dB"),
+                    ("SNR, mean of the test images: b", None, 3.0, "dB")]
+
 # --- additions for the results at a glance ---

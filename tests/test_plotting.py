@@ -93,4 +93,10 @@ def test_solve_curves():
         plotting.solve_curves({"a": a}, per_image="all")
 
 
+def test_draw_on_own_axis():
+    fig, axes = plt.subplots(1, 2)
+    handle = plotting.draw(axes[1], torch.full((1, 5, 7), 2.0), "x")
+    assert handle.get_array().shape == (5, 7) and handle.get_array().max() == 1.0     # clamped
+    assert axes[1].get_title() == "x" and not axes[1].get_xticks().size
+
 # --- additions for the results at a glance ---
