@@ -372,6 +372,101 @@ def training_minutes(checkpoints: Any) -> float:
 
 # --- additions for chapters 5 and 6 ---
 
+__all__ += ["load_checked", "score_table", "compare_images"]
+
+
+def load_checked(path: str | Path, kind: type, device: Any = None, **expected: Any) -> Any:
+    """The model of checkpoint ``path`` (:func:`funknn.load`, in eval mode), checked to be a
+    ``kind`` whose attributes have the ``expected`` values; a clear error otherwise (a chapter
+    given the wrong file fails at once, not in the middle of a solve).
+
+    Raises:
+        ValueError: the file holds another model, or one built for other settings.
+
+    >>> import torch
+    >>> from funknn.models import FunkNN
+    >>> from funknn import save
+    >>> path = Path(tempfile.mkdtemp()) / "f.pt"
+    >>> save(FunkNN(1, network="mlp", kernel="cubic_conv"), path)
+    >>> type(load_checked(path, FunkNN)).__name__
+    'FunkNN'
+    >>> load_checked(path, FunkNN, kernel="bicubic")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: checkpoint '...f.pt' holds a FunkNN with kernel=...; this chapter needs kernel='bicubic'
+    """
+    from .checkpoints import load
+
+    model = load(path, device=device)
+    if not isinstance(model, kind):
+        raise ValueError(f"checkpoint {str(path)!r} holds a {type(model).__name__}, not a {kind.__name__}")
+    for name, value in expected.items():
+        if getattr(model, name, None) != value:
+            raise ValueError(f"checkpoint {str(path)!r} holds a {kind.__name__} with {name}="
+                             f"{getattr(model, name, None)!r}; this chapter needs {name}={value!r}")
+    return model
+
+
+def score_table(scores: Mapping[str, Any], stats: tuple[str, ...] = ("mean",), first: bool = False,
+                digits: int = 2) -> Any:
+    """A pandas table of per-image scores: one row per method (``{method: (B,) scores}``, tensors
+    or arrays), one column per image ("image 1", ...) and the ``stats`` over the images ("mean",
+    "min", "max", "median"), before the images with ``first``, after them otherwise; rounded to
+    ``digits`` decimals for display. The values keep their dtype.
+
+    >>> score_table({"a": [1.0, 2.0], "b": [3.0, 5.0]}, stats=("mean", "min"))
+       image 1  image 2  mean  min
+    a      1.0      2.0   1.5  1.0
+    b      3.0      5.0   4.0  3.0
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not scores:
+        raise ValueError("score_table needs at least one method")
+    arrays = {name: np.asarray(value.detach().cpu() if hasattr(value, "detach") else value)
+              for name, value in scores.items()}
+    count = len(next(iter(arrays.values())))
+    table = pd.DataFrame(arrays, index=[f"image {i + 1}" for i in range(count)]).T
+    images = table.iloc[:, :count]
+    for k, stat in enumerate(stats):
+        if stat not in ("mean", "min", "max", "median"):
+            raise ValueError(f"unknown statistic {stat!r}: mean, min, max or median")
+        column = getattr(images, stat)(axis=1)
+        if first:
+            table.insert(k, stat, column)
+        else:
+            table[stat] = column
+    return table.round(digits)
+
+
+def compare_images(results: Results, source: str, quantity: str, scores: Mapping[str, Any],
+                   paper: Mapping[str, Any], unit: str = "", note: str = "") -> None:
+    """A figure of the paper that scores a few test images, beside ours, in ``results``.
+
+    For each method of ``scores`` (``{method: (B,) scores of this run}``): one row per image that
+    the paper scores for it (``paper[method]``, a sequence; ours ``None`` when this run has fewer
+    images), then one row for the mean over the images (the paper's: the mean of its values;
+    ``None`` for a method the paper lacks).
+
+    >>> r = Results("99_example", "quick", results_dir=tempfile.mkdtemp())
+    >>> compare_images(r, "Figure 8", "SNR", {"FBP": [5.0, 7.0], "TV": [9.0, 9.5]}, {"FBP": (5.8, 7.2, 6.5)})
+    >>> [(c["quantity"], c["paper"], c["ours"]) for c in r.data["comparisons"]]
+    [('SNR, test image 1: FBP', 5.8, 5.0), ('SNR, test image 2: FBP', 7.2, 7.0),
+     ('SNR, test image 3: FBP', 6.5, None), ('SNR, mean of the test images: FBP', 6.5, 6.0),
+     ('SNR, mean of the test images: TV', None, 9.25)]
+    """
+    for name, values in scores.items():
+        ours = [float(v) for v in (values.tolist() if hasattr(values, "tolist") else values)]
+        theirs = [float(v) for v in paper.get(name, ())]
+        for i, value in enumerate(theirs):
+            results.compare(source, f"{quantity}, test image {i + 1}: {name}", paper=value,
+                            ours=ours[i] if i < len(ours) else None, unit=unit, note=note)
+        results.compare(source, f"{quantity}, mean of the test images: {name}", unit=unit, note=note,
+                        paper=sum(theirs) / len(theirs) if theirs else None,
+                        ours=sum(ours) / len(ours) if ours else None)
+
+
 # --- additions for the results at a glance ---
 
 #: what a chapter's results file can be in: read, not written yet (the chapter was not run), or broken

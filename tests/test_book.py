@@ -154,6 +154,37 @@ def test_provenance_and_training_minutes_from_paths_models_and_metas(tmp_path):
 
 # --- additions for chapters 5 and 6 ---
 
+def test_load_checked(tmp_path):
+    from funknn import save
+    from funknn.models import FunkNN
+
+    save(FunkNN(1, network="mlp", kernel="cubic_conv"), tmp_path / "f.pt")
+    model = book.load_checked(tmp_path / "f.pt", FunkNN, device="cpu", kernel="cubic_conv")
+    assert isinstance(model, FunkNN) and not model.training
+    with pytest.raises(ValueError, match="holds a FunkNN, not a Linear"):
+        book.load_checked(tmp_path / "f.pt", torch.nn.Linear)
+    with pytest.raises(ValueError, match="this chapter needs kernel='bicubic'"):
+        book.load_checked(tmp_path / "f.pt", FunkNN, kernel="bicubic")
+
+
+def test_score_table():
+    scores = {"x": torch.tensor([1.0, 4.0, 2.5]), "y": np.array([0.5, 0.25, 0.125])}
+    table = book.score_table(scores, stats=("mean", "min"), first=True)
+    assert list(table.columns) == ["mean", "min", "image 1", "image 2", "image 3"]
+    assert list(table.index) == ["x", "y"] and table.loc["x", "mean"] == 2.5 and table.loc["y", "min"] == 0.12
+    assert list(book.score_table(scores).columns)[-1] == "mean"
+    with pytest.raises(ValueError, match="unknown statistic"):
+        book.score_table(scores, stats=("std",))
+
+def test_compare_images(tmp_path):
+    r = book.Results("99_x", "quick", results_dir=tmp_path)
+    book.compare_images(r, "Figure 8", "SNR", {"a": torch.tensor([1.0]), "b": [2.0, 4.0]},
+                        {"a": [3.0, 5.0]}, unit="dB")
+    rows = [(c["quantity"], c["paper"], c["ours"], c["unit"]) for c in r.data["comparisons"]]
+    assert rows == [("SNR, test image 1: a", 3.0, 1.0, "dB"), ("SNR, test image 2: a", 5.0, None, "dB"),
+                    ("SNR, mean of the test images: a", 4.0, 1.0, "dB"),
+                    ("SNR, mean of the test images: b", None, 3.0, "dB")]
+
 # --- additions for the results at a glance ---
 
 

@@ -152,6 +152,37 @@ def test_map_grid_scales_titles_and_colorbars():
 
 # --- additions for chapters 5 and 6 ---
 
+def test_image_rows_signed_columns():
+    u, du = torch.rand(1, 8, 8), torch.linspace(-3, 2, 64).reshape(8, 8)
+    fig = plotting.image_rows([{"u": u, "du": du, "c": u}, {"v": u}], signed=[1], title="t")
+    assert len(fig.axes) == 6 and [ax.get_title() for ax in fig.axes[:4]] == ["u", "du", "c", "v"]
+    assert fig.axes[1].images[0].get_clim() == (-3.0, 3.0)          # symmetric, unclamped
+    assert fig.axes[1].images[0].get_array().min() == -3.0
+    assert fig.axes[0].images[0].get_clim() == (0, 1) and not fig.axes[5].images   # a blank panel
+    with pytest.raises(ValueError, match="at least one"):
+        plotting.image_rows([{}])
+
+
+def test_solve_curves():
+    a = {"record_step": [0, 10, 20], "snr_per_image": [[1.0, 3.0], [2.0, 4.0], [3.0, 5.0]]}
+    b = {"record_step": [0, 20], "snr_per_image": [[0.0, 0.0], [1.0, 1.0]]}
+    fig = plotting.solve_curves({"a": a, "b": b}, start=10)
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 5            # two grey images of a, the two means, the start
+    assert lines[2].get_ydata().tolist() == [2.0, 3.0, 4.0] and lines[2].get_label() == "a"
+    assert lines[4].get_xdata()[0] == 10
+    fig = plotting.solve_curves({"a": a}, per_image="labelled")
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["image 1", "image 2"]
+    with pytest.raises(ValueError, match="per_image"):
+        plotting.solve_curves({"a": a}, per_image="all")
+
+
+def test_draw_on_own_axis():
+    fig, axes = plt.subplots(1, 2)
+    handle = plotting.draw(axes[1], torch.full((1, 5, 7), 2.0), "x")
+    assert handle.get_array().shape == (5, 7) and handle.get_array().max() == 1.0     # clamped
+    assert axes[1].get_title() == "x" and not axes[1].get_xticks().size
+
 # --- additions for the results at a glance ---
 
 
