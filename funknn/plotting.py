@@ -401,7 +401,7 @@ def map_grid(maps: Mapping[str, Mapping[str, Any]], scales: Mapping[str, Mapping
 
 # --- additions for chapters 5 and 6 ---
 
-__all__ += ["draw", "image_rows", "solve_curves"]
+__all__ += ["draw", "solve_curves"]
 
 
 def draw(ax: Any, image: Any, title: str | None = None, fontsize: float = 9, **imshow: Any) -> Any:
@@ -415,43 +415,10 @@ def draw(ax: Any, image: Any, title: str | None = None, fontsize: float = 9, **i
     return _draw(ax, image, title, fontsize, **imshow)
 
 
-def image_rows(rows: Sequence[Mapping[str, Any]], signed: Sequence[int] = (), panel: float = 2.6,
-               fontsize: float = 8, title: str | None = None, **imshow: Any) -> Figure:
-    """A table of images, one row per mapping ``{panel title: image}`` (the rows as wide as the
-    widest; titles may differ from row to row, e.g. to carry each panel's score).
-
-    The columns listed in ``signed`` (0-based) hold signed maps (derivatives, differences): each
-    is drawn unclamped in a red-blue colour map symmetric about zero, scaled to its own largest
-    magnitude. The others are drawn as in :func:`image_row`.
-
-    >>> fig = image_rows([{"u": np.ones((4, 4)), "du": -np.ones((4, 4))}], signed=[1])
-    >>> fig.axes[1].images[0].get_clim()
-    (-1.0, 1.0)
-    """
-    if not rows or not any(rows):
-        raise ValueError("image_rows needs at least one image")
-    ncols = max(len(row) for row in rows)
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(panel * ncols, (panel + 0.2) * len(rows)),
-                             squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for r, row in enumerate(rows):
-        for c, (name, image) in enumerate(row.items()):
-            if c in signed:
-                vmax = float(np.abs(_array(image)).max()) or 1.0
-                _draw(axes[r, c], image, name, fontsize, clamp=False, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-            else:
-                _draw(axes[r, c], image, name, fontsize, **imshow)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
 def solve_curves(histories: Mapping[str, Mapping[str, Any]], per_image: str | None = "grey",
                  start: float | None = None, ax: Any = None, ylabel: str = "SNR (dB)",
                  xlabel: str = "step", title: str | None = None,
-                 figsize: tuple[float, float] = (5, 3)) -> Figure:
+                 figsize: tuple[float, float] = (5, 3)) -> Figure | None:
     """The metric recorded during solves, one labelled solve per entry of ``histories`` (the
     ``"history"`` of :func:`funknn.inverse.solve`: ``"record_step"`` and ``"snr_per_image"``, a
     list over records of per-image values).
@@ -466,7 +433,8 @@ def solve_curves(histories: Mapping[str, Mapping[str, Any]], per_image: str | No
         raise ValueError("solve_curves needs at least one history")
     if per_image not in ("grey", "labelled", None):
         raise ValueError(f"per_image must be 'grey', 'labelled' or None, got {per_image!r}")
-    if ax is None:
+    own = ax is None
+    if own:
         fig, ax = plt.subplots(figsize=figsize)
     else:
         fig = ax.figure
@@ -485,7 +453,7 @@ def solve_curves(histories: Mapping[str, Mapping[str, Any]], per_image: str | No
     if title:
         ax.set_title(title)
     ax.legend(fontsize=8)
-    return fig
+    return _shown(fig) if own else fig
 
 
 # --- additions for the results at a glance ---
