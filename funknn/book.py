@@ -272,9 +272,7 @@ class Clock:
         return self.seconds() / 60
 
 
-# --- additions for chapters 1 and 2 ---
-
-__all__ += ["compare_table", "recorded_minutes"]
+__all__ += ["compare_table"]
 
 
 def compare_table(results: Results, source: str, metric: str, paper: Mapping[str, Any], ours: Any,
@@ -312,23 +310,6 @@ def compare_table(results: Results, source: str, metric: str, paper: Mapping[str
             results.compare(source, f"{metric} {column}, {name}", paper=value, ours=mine, unit=unit,
                             note=note, digits=digits)
 
-
-def recorded_minutes(models: Any) -> float:
-    """Minutes of training recorded in the checkpoints' metadata (``meta["wall_seconds"]``),
-    summed over ``models`` (loaded models or their metadata dictionaries): what retraining
-    them all took. A model without the record counts as 0.
-
-    >>> recorded_minutes([{"wall_seconds": 90.0}, {"wall_seconds": 30}, {}])
-    2.0
-    """
-    total = 0.0
-    for model in models:
-        meta = model if isinstance(model, Mapping) else getattr(model, "meta", {})
-        total += float(meta.get("wall_seconds") or 0)
-    return total / 60
-
-
-# --- additions for chapters 3 and 4 ---
 
 __all__ += ["training_meta", "provenance", "training_minutes"]
 
@@ -370,7 +351,6 @@ def training_minutes(checkpoints: Any) -> float:
     items = checkpoints.values() if isinstance(checkpoints, Mapping) else checkpoints
     return sum(float(training_meta(c).get("wall_seconds") or 0) for c in items) / 60
 
-# --- additions for chapters 5 and 6 ---
 
 __all__ += ["load_checked", "score_table", "compare_images"]
 
@@ -466,8 +446,6 @@ def compare_images(results: Results, source: str, quantity: str, scores: Mapping
                         paper=sum(theirs) / len(theirs) if theirs else None,
                         ours=sum(ours) / len(ours) if ours else None)
 
-
-# --- additions for the results at a glance ---
 
 #: what a chapter's results file can be in: read, not written yet (the chapter was not run), or broken
 CHAPTER_STATUSES = ("ran", "not run", "unreadable")

@@ -278,8 +278,6 @@ def grouped_bars(table: Any, columns: Sequence[str], ylabel: str, title: str | N
     return _shown(fig)
 
 
-# --- additions for chapters 1 and 2 ---
-
 __all__ += ["value_bars"]
 
 
@@ -299,8 +297,6 @@ def value_bars(values: Any, xlabel: str = "", colors: Sequence[Any] | None = Non
         ax.text(x, y, f" {x:.{digits}f}", va="center", fontsize=8)
     return _shown(fig)
 
-
-# --- additions for chapters 3 and 4 ---
 
 __all__ += ["loss_panels", "map_grid"]
 
@@ -399,7 +395,6 @@ def map_grid(maps: Mapping[str, Mapping[str, Any]], scales: Mapping[str, Mapping
         fig.tight_layout()
     return _shown(fig)
 
-# --- additions for chapters 5 and 6 ---
 
 __all__ += ["draw", "solve_curves"]
 
@@ -454,9 +449,6 @@ def solve_curves(histories: Mapping[str, Mapping[str, Any]], per_image: str | No
         ax.set_title(title)
     ax.legend(fontsize=8)
     return _shown(fig) if own else fig
-
-
-# --- additions for the results at a glance ---
 
 
 def paper_vs_ours(points: Mapping[str, Sequence[tuple[float, float]]], unit: str = "dB",

@@ -109,8 +109,6 @@ def test_clock():
     assert 0 <= clock.seconds() < 60 and clock.minutes() == pytest.approx(clock.seconds() / 60, abs=1e-3)
 
 
-# --- additions for chapters 1 and 2 ---
-
 def test_compare_table_every_cell_once():
     pd = pytest.importorskip("pandas")
     r = book.Results("01_x", "quick", results_dir=".")
@@ -123,17 +121,6 @@ def test_compare_table_every_cell_once():
                    ("SNR ×4, liif", 28.0, None, "dB")]
     with pytest.raises(ValueError, match="2 columns"):
         book.compare_table(r, "Table 1", "SNR", {"unet": (1.0,)}, ours, ["×2", "×4"])
-
-
-def test_recorded_minutes():
-    class Model:
-        meta = {"wall_seconds": 150.0}
-
-    assert book.recorded_minutes([Model(), {"wall_seconds": 30}, {"wall_seconds": None}, object()]) == 3.0
-    assert book.recorded_minutes([]) == 0.0
-
-
-# --- additions for chapters 3 and 4 ---
 
 
 def test_provenance_and_training_minutes_from_paths_models_and_metas(tmp_path):
@@ -152,7 +139,6 @@ def test_provenance_and_training_minutes_from_paths_models_and_metas(tmp_path):
     assert book.training_minutes(checkpoints) == 4.0
     assert book.training_minutes([]) == 0
 
-# --- additions for chapters 5 and 6 ---
 
 def test_load_checked(tmp_path):
     from funknn import save
@@ -184,8 +170,6 @@ def test_compare_images(tmp_path):
     assert rows == [("SNR, test image 1: a", 3.0, 1.0, "dB"), ("SNR, test image 2: a", 5.0, None, "dB"),
                     ("SNR, mean of the test images: a", 4.0, 1.0, "dB"),
                     ("SNR, mean of the test images: b", None, 3.0, "dB")]
-
-# --- additions for the results at a glance ---
 
 
 def _write_chapter(folder, name, comparisons=(), findings=()):

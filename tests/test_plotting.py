@@ -62,8 +62,6 @@ def test_loss_curves_and_bars():
     assert len(fig.axes[0].patches) == 4 and fig.axes[0].get_ylim()[0] == 23.0
 
 
-# --- additions for chapters 1 and 2 ---
-
 def test_image_rows_with_crops():
     rows = [{"a": torch.rand(3, 16, 16), "b": torch.rand(3, 32, 32)}, {"c": torch.rand(1, 20, 20)}]
     fig = plotting.image_rows(rows, crops=True, corner=(0.5, 0.5), size=0.5)
@@ -92,9 +90,6 @@ def test_value_bars():
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["y", "x"]
     with pytest.raises(ValueError, match="at least one"):
         plotting.value_bars({})
-
-
-# --- additions for chapters 3 and 4 ---
 
 
 def test_loss_panels_one_axis_per_run():
@@ -150,7 +145,6 @@ def test_map_grid_scales_titles_and_colorbars():
     with pytest.raises(ValueError):
         plotting.map_grid({})
 
-# --- additions for chapters 5 and 6 ---
 
 def test_image_rows_signed_columns():
     u, du = torch.rand(1, 8, 8), torch.linspace(-3, 2, 64).reshape(8, 8)
@@ -182,8 +176,6 @@ def test_draw_on_own_axis():
     handle = plotting.draw(axes[1], torch.full((1, 5, 7), 2.0), "x")
     assert handle.get_array().shape == (5, 7) and handle.get_array().max() == 1.0     # clamped
     assert axes[1].get_title() == "x" and not axes[1].get_xticks().size
-
-# --- additions for the results at a glance ---
 
 
 def test_paper_vs_ours_skips_missing_and_draws_the_diagonal():
