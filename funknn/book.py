@@ -69,7 +69,7 @@ def settings(profiles: Mapping[str, Mapping[str, Any]], profile: str, **override
             converted to the default's type (``"40"`` → 40 for an int, ``[2]`` → ``(2,)`` for a tuple).
 
     Returns:
-        A deep copy: changing it leaves ``profiles`` alone.
+        A deep copy of the profile's settings (changing it leaves ``profiles`` alone).
 
     Raises:
         ValueError: an unknown profile, or a value that does not convert.
@@ -447,7 +447,7 @@ def compare_images(results: Results, source: str, quantity: str, scores: Mapping
                         ours=sum(ours) / len(ours) if ours else None)
 
 
-#: what a chapter's results file can be in: read, not written yet (the chapter was not run), or broken
+#: the states of a chapter's results file (read; not written yet, as the chapter was not run; broken)
 CHAPTER_STATUSES = ("ran", "not run", "unreadable")
 
 
@@ -478,13 +478,13 @@ class ChapterResults:
 
     @property
     def number(self) -> str:
-        """The chapter's number, no leading zeros: ``"01_super_resolution"`` → ``"1"``; ``""`` if none."""
+        """The chapter's number without leading zeros (``"01_super_resolution"`` → ``"1"``; else ``""``)."""
         prefix = self.notebook.split("_", 1)[0]
         return str(int(prefix)) if prefix.isdigit() else ""
 
     @property
     def label(self) -> str:
-        """A short name for tables: ``"Chapter 1"``, or the notebook's name when it has no number."""
+        """A short name for tables (``"Chapter 1"``, or the notebook's name when it has no number)."""
         return f"Chapter {self.number}" if self.number else self.notebook
 
     def __repr__(self) -> str:
