@@ -28,8 +28,10 @@ from typing import Any
 
 from .pretrained import pretrained_path
 
-__all__ = ["settings", "require", "checkpoint_path", "Results", "jsonable", "glue", "Clock",
-           "VERDICTS", "verdict", "machine"]
+__all__ = ["settings", "require", "checkpoint_path", "Results", "jsonable", "glue", "Clock", "VERDICTS",
+           "verdict", "machine", "compare_table", "training_meta", "provenance", "training_minutes",
+           "load_checked", "score_table", "compare_images", "CHAPTER_STATUSES", "ChapterResults",
+           "read_results", "gap", "comparison_rows", "finding_rows", "verdict_counts"]
 
 #: the three verdicts a finding of the paper gets in a results file
 VERDICTS = ("held", "not held", "not tested")
@@ -272,9 +274,6 @@ class Clock:
         return self.seconds() / 60
 
 
-__all__ += ["compare_table"]
-
-
 def compare_table(results: Results, source: str, metric: str, paper: Mapping[str, Any], ours: Any,
                   columns: Any, unit: str = "", note: str = "", digits: int = 3) -> None:
     """Every cell of one of the paper's tables beside ours: a :meth:`Results.compare` per row and column.
@@ -309,9 +308,6 @@ def compare_table(results: Results, source: str, metric: str, paper: Mapping[str
                 continue
             results.compare(source, f"{metric} {column}, {name}", paper=value, ours=mine, unit=unit,
                             note=note, digits=digits)
-
-
-__all__ += ["training_meta", "provenance", "training_minutes"]
 
 
 def training_meta(checkpoint: Any) -> Mapping[str, Any]:
@@ -350,9 +346,6 @@ def training_minutes(checkpoints: Any) -> float:
     """
     items = checkpoints.values() if isinstance(checkpoints, Mapping) else checkpoints
     return sum(float(training_meta(c).get("wall_seconds") or 0) for c in items) / 60
-
-
-__all__ += ["load_checked", "score_table", "compare_images"]
 
 
 def load_checked(path: str | Path, kind: type, device: Any = None, **expected: Any) -> Any:
@@ -629,7 +622,3 @@ def verdict_counts(chapters: list[ChapterResults]) -> dict[str, int]:
     for row in finding_rows(chapters):
         counts[row["verdict"]] += 1
     return counts
-
-
-__all__ += ["CHAPTER_STATUSES", "ChapterResults", "read_results", "gap", "comparison_rows", "finding_rows",
-            "verdict_counts"]

@@ -21,8 +21,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["to_display", "crop", "image_row", "image_rows", "image_grid", "error_maps", "loss_curves",
-           "smooth", "grouped_bars"]
+__all__ = ["to_display", "crop", "draw", "image_row", "image_rows", "image_grid", "error_maps", "map_grid",
+           "smooth", "loss_curves", "loss_panels", "solve_curves", "grouped_bars", "value_bars",
+           "paper_vs_ours"]
 
 
 def _array(image: Any) -> np.ndarray:
@@ -74,12 +75,19 @@ def _shown(fig: Figure) -> Figure | None:
     return fig
 
 
-def _draw(ax: Any, image: Any, title: str | None, fontsize: float, **kwargs: Any) -> Any:
-    a = to_display(image, clamp=kwargs.pop("clamp", True))
+def draw(ax: Any, image: Any, title: str | None = None, fontsize: float = 9, **imshow: Any) -> Any:
+    """One image on an axis of a figure of one's own, as the functions here draw it (grey on
+    ``[0, 1]`` for one channel, no ticks); returns the ``AxesImage``.
+
+    >>> fig, ax = plt.subplots()
+    >>> draw(ax, np.zeros((4, 6)), "zeros").get_array().shape
+    (4, 6)
+    """
+    a = to_display(image, clamp=imshow.pop("clamp", True))
     options: dict[str, Any] = {"interpolation": "nearest"}
-    if a.ndim == 2 and "cmap" not in kwargs:
+    if a.ndim == 2 and "cmap" not in imshow:
         options.update(cmap="gray", vmin=0, vmax=1)
-    handle = ax.imshow(a, **{**options, **kwargs})
+    handle = ax.imshow(a, **{**options, **imshow})
     if title:
         ax.set_title(title, fontsize=fontsize)
     ax.set_xticks([])
@@ -94,19 +102,8 @@ def image_row(images: Mapping[str, Any], crops: bool = False, corner: tuple[floa
 
     The images may have different resolutions: the crop is the same region of each.
     """
-    if not images:
-        raise ValueError("image_row needs at least one image")
-    rows = 2 if crops else 1
-    fig, axes = plt.subplots(rows, len(images), figsize=(panel * len(images), panel * rows + 0.4 * rows),
-                             squeeze=False)
-    for c, (name, image) in enumerate(images.items()):
-        _draw(axes[0, c], image, name, fontsize, **imshow)
-        if crops:
-            _draw(axes[1, c], crop(image, corner, size), None, fontsize, **imshow)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return _shown(fig)
+    return image_rows([images], crops=crops, corner=corner, size=size, panel=panel, fontsize=fontsize,
+                      title=title, **imshow)
 
 
 def _panels(rows: Any) -> list[list[tuple[str | None, str | None, Any]]]:
@@ -127,9 +124,9 @@ def _put(ax: Any, image: Any, name: str | None, fontsize: float, signed: bool, i
     ax.axis("on")
     if signed:
         vmax = float(np.abs(_array(image)).max()) or 1.0
-        _draw(ax, image, name, fontsize, clamp=False, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        draw(ax, image, name, fontsize, clamp=False, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
     else:
-        _draw(ax, image, name, fontsize, **imshow)
+        draw(ax, image, name, fontsize, **imshow)
 
 
 def image_rows(rows: Sequence[Mapping[str, Any] | Sequence[Any]] | Mapping[str, Mapping[str, Any]],
@@ -193,7 +190,7 @@ def image_grid(images: Any, ncols: int = 8, titles: Sequence[str] | None = None,
     for ax in axes.flat:
         ax.axis("off")
     for k, (ax, image) in enumerate(zip(axes.flat, images)):
-        _draw(ax, image, titles[k] if titles else None, fontsize, **imshow)
+        draw(ax, image, titles[k] if titles else None, fontsize, **imshow)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -278,9 +275,6 @@ def grouped_bars(table: Any, columns: Sequence[str], ylabel: str, title: str | N
     return _shown(fig)
 
 
-__all__ += ["value_bars"]
-
-
 def value_bars(values: Any, xlabel: str = "", colors: Sequence[Any] | None = None, margin: float = 1.5,
                digits: int = 2, figsize: tuple[float, float] = (8, 3.2)) -> Figure | None:
     """One horizontal bar per entry of ``values`` (``{label: value}`` or a pandas series), top
@@ -296,9 +290,6 @@ def value_bars(values: Any, xlabel: str = "", colors: Sequence[Any] | None = Non
     for y, x in enumerate(v):
         ax.text(x, y, f" {x:.{digits}f}", va="center", fontsize=8)
     return _shown(fig)
-
-
-__all__ += ["loss_panels", "map_grid"]
 
 
 def _per_panel(option: Any, name: str, default: Any) -> Any:
@@ -396,20 +387,6 @@ def map_grid(maps: Mapping[str, Mapping[str, Any]], scales: Mapping[str, Mapping
     return _shown(fig)
 
 
-__all__ += ["draw", "solve_curves"]
-
-
-def draw(ax: Any, image: Any, title: str | None = None, fontsize: float = 9, **imshow: Any) -> Any:
-    """One image on an axis of a figure of one's own, as the functions here draw it (grey on
-    ``[0, 1]`` for one channel, no ticks); returns the ``AxesImage``.
-
-    >>> fig, ax = plt.subplots()
-    >>> draw(ax, np.zeros((4, 6)), "zeros").get_array().shape
-    (4, 6)
-    """
-    return _draw(ax, image, title, fontsize, **imshow)
-
-
 def solve_curves(histories: Mapping[str, Mapping[str, Any]], per_image: str | None = "grey",
                  start: float | None = None, ax: Any = None, ylabel: str = "SNR (dB)",
                  xlabel: str = "step", title: str | None = None,
@@ -480,6 +457,3 @@ def paper_vs_ours(points: Mapping[str, Sequence[tuple[float, float]]], unit: str
     if title:
         ax.set_title(title)
     return _shown(fig)
-
-
-__all__ += ["paper_vs_ours"]
