@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 
 def test_streaming_dataset_errors(tmp_path):
@@ -57,3 +58,69 @@ def test_default_workers(monkeypatch):
     assert default_workers() == 0                              # one CPU per rank: load in the rank
     with pytest.raises(ValueError, match="local_ranks"):
         default_workers(0)
+
+
+SOURCES = {                                          # registry name → arguments (``root``: a test folder)
+    "photos": {"split": "test", "short_side": 24},
+    "ellipses": {"split": "validation", "count": 4, "size": 12, "supersample": 2},
+    "folder": {"size": 10, "channels": 1, "select": slice(1, None)},
+    "celeba-hq": {"split": "train", "size": 8, "test_count": 1},
+    "lsun-bedroom": {"size": 8, "limit": 3},
+    "lodopab": {"size": 8, "limit": 4, "scale": 2.0},
+}
+
+
+def _build(name, tmp_path, photo_folder, lodopab_folder, **extra):
+    from funknn.data import make
+
+    kwargs = {**SOURCES[name], **extra}
+    if name == "lodopab":
+        kwargs["root"] = lodopab_folder(tmp_path / "ct")
+    elif name == "folder":
+        kwargs["path"] = photo_folder(tmp_path / "photos", 5)
+    elif name in ("celeba-hq", "lsun-bedroom"):
+        kwargs["root"] = photo_folder(tmp_path / "photos", 5)
+    return make(name, **kwargs)
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_one_class_per_source_in_memory_and_streamed(name, tmp_path, photo_folder, lodopab_folder):
+    from torch.utils.data import DataLoader, Dataset
+
+    from funknn.data import ImageCollection, Source
+
+    source = _build(name, tmp_path, photo_folder, lodopab_folder)
+    assert isinstance(source, Source) and isinstance(source, Dataset)
+    memory = source.collection()
+    assert isinstance(memory, ImageCollection) and len(memory) == len(source) >= 3
+    streamed = [source[i] for i in range(len(source))]
+    assert all(torch.equal(a, b) for a, b in zip(memory.images, streamed))
+    if name != "photos":                                   # one size: stacked, and through workers
+        stacked = source.tensor()
+        assert stacked.shape[0] == len(source) and torch.equal(stacked, torch.stack(streamed))
+        loaded = torch.cat(list(DataLoader(source, batch_size=2, num_workers=1)))
+        assert torch.equal(loaded, stacked)
+    if source.names is not None:
+        assert memory.names == source.names
+
+
+@pytest.mark.parametrize("name", ["folder", "celeba-hq", "lsun-bedroom", "lodopab"])
+def test_cached_sources_serve_the_cached_images_in_memory_too(name, tmp_path, photo_folder, lodopab_folder):
+    plain = _build(name, tmp_path, photo_folder, lodopab_folder)
+    cached = _build(name, tmp_path, photo_folder, lodopab_folder, cache=tmp_path / "cache")
+    memory = cached.tensor()
+    assert cached.cache.filled().all()
+    assert torch.equal(memory, torch.stack([cached[i] for i in range(len(cached))]))
+    assert torch.equal(torch.stack(cached.collection().images), memory)
+    assert (memory - plain.tensor()).abs().max() <= 0.5 / 255 + 1e-6
+
+
+def test_image_folder_native_sizes_and_cache_needs_a_size(tmp_path, photo_folder):
+    from funknn.data import ImageFolder, image_folder
+
+    folder = photo_folder(tmp_path / "photos", 3)
+    native = ImageFolder(folder)
+    assert [tuple(native[i].shape) for i in range(3)] == [(3, 40, 30), (3, 25, 50), (3, 33, 33)]
+    assert all(torch.equal(native[i], image_folder(folder)[i]) for i in range(3))
+    with pytest.raises(ValueError, match="cache needs a size"):
+        ImageFolder(folder, cache=tmp_path / "cache")
