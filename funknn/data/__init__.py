@@ -4,19 +4,19 @@ cache and the dataset registry.
 
 One module per concern:
 
-- :mod:`funknn.data.image`: :func:`resize`, :func:`to_tensor`, :class:`ImageCollection` (images
+- ``funknn.data.image``: :func:`resize`, :func:`to_tensor`, :class:`ImageCollection` (images
   in memory: random training crops with flips, deterministic test tiles), :func:`random_crops`;
-- :mod:`funknn.data.source`: :class:`Source`, the base of every source, a
+- ``funknn.data.source``: :class:`Source`, the base of every source, a
   :class:`torch.utils.data.Dataset` (streamed through DataLoader workers, optional cache) with
   :meth:`~Source.collection` / :meth:`~Source.tensor` for the same images in memory;
   :func:`default_workers`;
-- :mod:`funknn.data.photos`: :class:`EmbeddedPhotos`, :class:`ImageFolder` and its presets
+- ``funknn.data.photos``: :class:`EmbeddedPhotos`, :class:`ImageFolder` and its presets
   :class:`CelebAHQ`, :class:`LSUNBedroom`;
-- :mod:`funknn.data.lodopab`: :class:`LoDoPaB`;
-- :mod:`funknn.data.synthetic`: :class:`GaussianBumps`, :class:`RandomBumps`, :class:`Ellipses`,
+- ``funknn.data.lodopab``: :class:`LoDoPaB`;
+- ``funknn.data.synthetic``: :class:`GaussianBumps`, :class:`RandomBumps`, :class:`Ellipses`,
   :class:`EllipsePhantoms`;
-- :mod:`funknn.data.cache`: :class:`ItemCache`;
-- :mod:`funknn.data.registry`: :func:`names`, :func:`make`, :func:`register`.
+- ``funknn.data.cache``: :class:`ItemCache`;
+- ``funknn.data.registry``: :func:`names`, :func:`make`, :func:`register`.
 
 The earlier functions (:func:`image_folder`, :func:`celeba_hq`, :func:`celeba_hq_dataset`,
 :func:`lsun_bedroom`, :func:`embedded_photos`, :func:`lodopab_ct`, :func:`ellipse_phantoms`) and

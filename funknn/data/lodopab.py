@@ -157,6 +157,7 @@ class LoDoPaB(Source):
         return resize(data, self.size).clamp(0, 1)
 
     def collection(self) -> ImageCollection:
+        """The slices of :meth:`tensor` as an :class:`~funknn.data.ImageCollection` (named "0", "1", ...)."""
         return ImageCollection(list(self.tensor()))
 
 

@@ -131,7 +131,7 @@ class ImageFolder(Source):
     read. The source pickles (DataLoader workers started with ``spawn`` work).
 
     With ``cache=<folder>`` (needs ``size``) the resized images are kept as uint8 in an
-    :class:`~funknn.data.cache.ItemCache` (one file per folder contents, size and channels) shared
+    :class:`~funknn.data.ItemCache` (one file per folder contents, size and channels) shared
     by all processes on the machine, filled as items are first read (or at once by
     :meth:`fill_cache`); later reads (epochs) skip decoding. With a cache every read, first or
     later, returns the stored ``round(x·255)/255``, which differs from the uncached image by at

@@ -2,7 +2,7 @@
 own module, :func:`names` lists them and :func:`make` builds one from keyword arguments.
 
 A new data set is one module: a class decorated with ``@register("name")`` (usually a
-:class:`~funknn.data.source.Source`), imported by ``funknn/data/__init__.py``.
+:class:`~funknn.data.Source`), imported by ``funknn/data/__init__.py``.
 
 Example:
     >>> from funknn.data import make, names
@@ -20,21 +20,19 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 __all__ = ["make", "names", "register", "source"]
 
-T = TypeVar("T", bound=Callable[..., Any])
-
-_SOURCES: dict[str, Callable[..., Any]] = {}
+_SOURCES: dict[str, type] = {}
 
 
-def register(name: str) -> Callable[[T], T]:
-    """A class decorator: register the source class (or factory) under ``name``."""
+def register(name: str) -> Callable[[type], type]:
+    """A class decorator: register the source class under ``name`` (returned unchanged)."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"a dataset name must be a non-empty string, got {name!r}")
 
-    def decorate(factory: T) -> T:
+    def decorate(factory: type) -> type:
         known = _SOURCES.get(name)
         if known is not None and known is not factory:
             raise ValueError(f"dataset name {name!r} is already registered by {known.__qualname__}")
@@ -49,8 +47,8 @@ def names() -> tuple[str, ...]:
     return tuple(sorted(_SOURCES))
 
 
-def source(name: str) -> Callable[..., Any]:
-    """The class (or factory) registered under ``name``."""
+def source(name: str) -> type:
+    """The class registered under ``name``."""
     if name not in _SOURCES:
         raise ValueError(f"unknown dataset {name!r}; expected one of {names()}")
     return _SOURCES[name]

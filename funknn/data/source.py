@@ -1,6 +1,6 @@
 """The one base class of the data sources: a :class:`Source` is a
 :class:`torch.utils.data.Dataset` of images (C, H, W) in [0, 1] decoded on demand (streamed through
-DataLoader workers, with an optional uint8 :class:`~funknn.data.cache.ItemCache`), and gives the same
+DataLoader workers, with an optional uint8 :class:`~funknn.data.ItemCache`), and gives the same
 images in memory (:meth:`Source.collection`, :meth:`Source.tensor`); :func:`default_workers`
 sizes the DataLoader to the machine.
 

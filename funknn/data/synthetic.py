@@ -270,9 +270,11 @@ class EllipsePhantoms(Source):
         return Ellipses([self.ellipses.params[i]]).images(self.size, supersample=self.supersample)[0]
 
     def tensor(self) -> torch.Tensor:
+        """Every phantom rendered at once, (count, 1, S, S)."""
         return self.ellipses.images(self.size, supersample=self.supersample)
 
     def collection(self) -> ImageCollection:
+        """The phantoms of :meth:`tensor` as an :class:`ImageCollection` (named "0", "1", ...)."""
         return ImageCollection(list(self.tensor()))
 
 
