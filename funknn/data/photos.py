@@ -245,15 +245,8 @@ class LSUNBedroom(ImageFolder):
 def celeba_hq(root: str | Path, split: str = "train", size: int = 128, test_count: int = 100,
               limit: int | None = None) -> ImageCollection:
     """CelebA-HQ in memory: :class:`CelebAHQ`'s :meth:`~ImageFolder.collection` (the files sorted
-    by name; the last ``test_count`` are the test split, the rest train).
-
-    Args:
-        root: the folder.
-        split: ``"train"`` or ``"test"``.
-        size: side the images are resized to (the paper: 128 for training, up to 1024 for testing).
-        test_count: number of test images (the paper: 100).
-        limit: read at most this many images.
-    """
+    by name; the last ``test_count`` are the test split, the rest train); the arguments are
+    :class:`CelebAHQ`'s."""
     return CelebAHQ(root, split, size, test_count, limit).collection()
 
 
