@@ -1,14 +1,14 @@
 """Inverse problems with the continuous generative prior (Section 4 of the paper), and the
 classical baselines they are measured against, one concern per module:
 
-- :mod:`~funknn.inverse.problems`: a problem is a forward operator of :mod:`funknn.physics` + a
+- ``funknn.inverse.problems``: a problem is a forward operator of :mod:`funknn.physics` + a
   data fidelity + scales (:class:`OperatorProblem`): :class:`DerivativeProblem`,
   :class:`CTProblem`;
-- :mod:`~funknn.inverse.regularisers`: total variation (:func:`mean_gradient_magnitude`,
+- ``funknn.inverse.regularisers``: total variation (:func:`mean_gradient_magnitude`,
   :func:`total_variation`) and the latent penalty;
-- :mod:`~funknn.inverse.solver`: :func:`solve` (the latent search, then the fine-tuning of what
+- ``funknn.inverse.solver``: :func:`solve` (the latent search, then the fine-tuning of what
   the prior names, :class:`LatentPrior`) and its :class:`SolverConfig`;
-- :mod:`~funknn.inverse.baselines`: :func:`tv_least_squares` (CT), :func:`poisson_tv` (derivatives).
+- ``funknn.inverse.baselines``: :func:`tv_least_squares` (CT), :func:`poisson_tv` (derivatives).
 """
 
 from ..models.protocols import FineTuning

@@ -10,7 +10,7 @@ variation of its solution is: :class:`DerivativeProblem` (eqs. 3 and 4 of the pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 import torch
@@ -27,8 +27,12 @@ __all__ = ["SCALES", "CTProblem", "DerivativeProblem", "Fidelity", "OperatorProb
 #: how the objective's terms are scaled (:class:`~funknn.inverse.SolverConfig` ``scale``)
 SCALES = ("relative", "absolute")
 
-#: a data fidelity: ``fidelity(predicted, measured) -> (B,)``, one misfit per image
-Fidelity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+class Fidelity(Protocol):
+    """A data fidelity: ``fidelity(predicted, measured) -> (B,)``, one misfit per image (any
+    function of two tensors, such as :func:`mean_squared_error`)."""
+
+    def __call__(self, predicted: torch.Tensor, measured: torch.Tensor, /) -> torch.Tensor: ...
 
 
 def mean_squared_error(predicted: torch.Tensor, measured: torch.Tensor) -> torch.Tensor:

@@ -2,11 +2,11 @@
 :class:`LinearOperator` s (a forward map, its adjoint, domain and range shapes; the dot test
 :func:`check_adjoint`):
 
-- :mod:`~funknn.physics.gradients`: :class:`DerivativeOperator`, derivatives of an image at
+- ``funknn.physics.gradients``: :class:`DerivativeOperator`, derivatives of an image at
   given coordinates (dense or the largest ones only), and its parts (:func:`measure_gradients`,
   :func:`grid_locations`, :func:`largest_gradients`, :func:`take_locations`,
   :func:`location_mask`);
-- :mod:`~funknn.physics.ct`: :class:`LimitedViewCT`, limited-view parallel-beam CT through ODL
+- ``funknn.physics.ct``: :class:`LimitedViewCT`, limited-view parallel-beam CT through ODL
   and ASTRA (ODL is imported only when a CT operator is built).
 
 A new operator is one module here with a class that has the :class:`LinearOperator` members,

@@ -20,7 +20,7 @@ IMPLS = ("astra_cuda", "astra_cpu", "skimage")
 
 
 def available_impls() -> list[str]:
-    """The backends of :data:`IMPLS` that are installed here (ODL's detection), in that order."""
+    """The backends of ``IMPLS`` that are installed here (ODL's detection), in that order."""
     from odl.applications.tomo.backends import ASTRA_AVAILABLE, ASTRA_CUDA_AVAILABLE, SKIMAGE_AVAILABLE
 
     impls = []
@@ -109,17 +109,17 @@ class LimitedViewCT:
 
     @property
     def data_shape(self) -> tuple[int, int]:
-        """(angles, detectors): the shape of one sinogram."""
+        """The shape of one sinogram, (angles, detectors)."""
         return (self.num_angles, self.detector_pixels)
 
     @property
     def domain_shape(self) -> tuple[int, ...]:
-        """(1, H, W): one image."""
+        """The shape of one image, (1, H, W)."""
         return (1, *self.image_size)
 
     @property
     def range_shape(self) -> tuple[int, ...]:
-        """(1, angles, detectors): one sinogram."""
+        """The shape of one sinogram with its channel, (1, angles, detectors)."""
         return (1, *self.data_shape)
 
     def check(self, x: torch.Tensor, shape: tuple[int, int], name: str) -> None:

@@ -51,11 +51,11 @@ class LinearOperator(Protocol):
     def batch(self) -> int | None: ...
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """The forward map, (B, *domain_shape) → (B, *range_shape)."""
+        """The forward map, ``(B, *domain_shape)`` → ``(B, *range_shape)``."""
         ...
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        """The adjoint for the plain dot product, (B, *range_shape) → (B, *domain_shape)."""
+        """The adjoint for the plain dot product, ``(B, *range_shape)`` → ``(B, *domain_shape)``."""
         ...
 
 
