@@ -21,8 +21,8 @@ __all__ = ["DerivativeOperator", "grid_locations", "largest_gradients", "locatio
            "take_locations"]
 
 
-def measure_gradients(image: torch.Tensor, coords: torch.Tensor | None = None, chunk: int = 4096
-                      ) -> torch.Tensor:
+def measure_gradients(image: torch.Tensor, coords: torch.Tensor | None = None, chunk: int = 4096, *,
+                      create_graph: bool = False) -> torch.Tensor:
     """The paper's derivative measurements of a discrete image: the exact gradient (B, N, C, 2)
     of its cubic-convolution interpolant (Keys, a = −0.5, reflection at the border), by autograd.
 
@@ -32,6 +32,8 @@ def measure_gradients(image: torch.Tensor, coords: torch.Tensor | None = None, c
     Args:
         image: (B, C, H, W) the ground truth at the reconstruction's resolution.
         coords: (B, N, 2) measurement locations; default every pixel centre of the image.
+        create_graph: keep the autograd graph (the gradients as a differentiable function of
+            the image, as :class:`DerivativeOperator` applies them).
 
     Example:
         >>> grid = grid_locations(8, 1)[0]
@@ -44,13 +46,13 @@ def measure_gradients(image: torch.Tensor, coords: torch.Tensor | None = None, c
 
     if coords is None:
         coords = grid_locations(image.shape[-2:], image.shape[0]).to(image.device, image.dtype)
-    return gradient(Interpolator("cubic_conv"), image, coords, chunk=chunk)
+    return gradient(Interpolator("cubic_conv"), image, coords, chunk=chunk, create_graph=create_graph)
 
 
 def grid_locations(size: int | Sequence[int], batch: int) -> torch.Tensor:
     """Pixel-centre coordinates of an H×W grid, (B, H·W, 2): the dense measurement locations.
 
-    The derivative operator of eq. 3 itself is :func:`funknn.derivatives.gradient`."""
+    The derivative operator of eq. 3 at these locations is :class:`DerivativeOperator`."""
     H, W = as_size(size)
     return grid_coords(H, W).unsqueeze(0).expand(batch, -1, -1).contiguous()
 
@@ -141,15 +143,13 @@ class DerivativeOperator:
         self.range_shape = (coords.shape[1], int(channels), 2)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Gradients (B, N, C, 2) of images x (B, C, H, W) at the locations (differentiable)."""
-        from ..derivatives import gradient
-        from ..sampling import Interpolator
-
+        """Gradients (B, N, C, 2) of images x (B, C, H, W) at the locations (differentiable):
+        :func:`measure_gradients`."""
         if tuple(x.shape[1:]) != self.domain_shape or x.shape[0] != self.batch:
             raise ValueError(f"x must have shape ({self.batch}, {', '.join(map(str, self.domain_shape))}), "
                              f"got {tuple(x.shape)}")
         coords = self.coords.to(x.device, x.dtype)
-        return gradient(Interpolator("cubic_conv"), x, coords, chunk=self.chunk, create_graph=x.requires_grad)
+        return measure_gradients(x, coords, self.chunk, create_graph=x.requires_grad)
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """The adjoint (B, C, H, W) of gradients y (B, N, C, 2): ∂⟨A x, y⟩/∂x."""
