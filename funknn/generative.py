@@ -27,7 +27,7 @@ from .derivatives import derivatives
 from .models.autoencoder import Autoencoder, VGGPerceptualLoss, laplacian_pyramid_loss
 from .models.flow import RealNVP
 from .models.gasp import GASP, discriminator_loss, generator_loss, r1_penalty
-from .models.protocols import Configured, CoordinateModel
+from .models.protocols import Configured, CoordinateModel, FineTuning
 from .rendering import render
 from .training import LazyStream, check_lr_drop, check_resume, restore_generators, run_adam, run_record
 
@@ -208,6 +208,17 @@ def encode(model: Autoencoder, images: torch.Tensor | Dataset, batch: int = 256,
         return torch.cat([model.encode(part.to(device)).cpu() for part in parts])
 
 
+class _Decode(nn.Module):
+    """``forward`` = the autoencoder's ``decode`` (a module that ``functional_call`` can call)."""
+
+    def __init__(self, autoencoder: Autoencoder) -> None:
+        super().__init__()
+        self.autoencoder = autoencoder
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.autoencoder.decode(codes)
+
+
 class ContinuousGenerator(nn.Module):
     """G(w) = FunkNN(·, decoder(flow(w))): a generator of continuous images.
 
@@ -257,6 +268,16 @@ class ContinuousGenerator(nn.Module):
     def regularised_image(self, low: torch.Tensor) -> torch.Tensor:
         """What a TV regulariser sees: the decoded low-resolution image itself."""
         return low
+
+    def fine_tuning(self) -> FineTuning:
+        """What :func:`funknn.inverse.solve` fine-tunes after the latent search (Appendix B.1,
+        after Hussein et al. 2020): the decoder's layers (``from_latent`` and ``decoder``) applied
+        to the fixed codes flow(w); the encoder, the flow and FunkNN stay fixed."""
+        decode = _Decode(self.autoencoder)
+        trained = {id(p) for part in (self.autoencoder.from_latent, self.autoencoder.decoder)
+                   for p in part.parameters()}
+        names = tuple(k for k, p in decode.named_parameters() if id(p) in trained)
+        return FineTuning(decode, names, self.flow)
 
     def forward(self, coords: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Intensities (B, N, C) of the continuous images G(w) at coords (B, N, 2)."""

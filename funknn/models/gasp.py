@@ -271,6 +271,11 @@ class GASP(nn.Module):
         """The function rendered on its training grid, (B, C, d, d): what a TV regulariser sees."""
         return self.render_weights(low, self.low_size)
 
+    def fine_tuning(self) -> None:
+        """Nothing: :func:`funknn.inverse.solve` searches GASP in its latent space only (the
+        paper's comparison of the priors, Figure 7)."""
+        return None
+
     def render_weights(self, weights: torch.Tensor, size: int | Sequence[int]) -> torch.Tensor:
         """Functions θ rendered at the pixel centres of an H×W grid, with the autograd graph."""
         H, W = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
