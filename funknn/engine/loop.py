@@ -171,7 +171,7 @@ class Loop:
     Each of this process's parts of the global batch has its own random generator
     (:attr:`generators`, seeded from ``config.seed``; part 0's by the seed itself; see
     :mod:`funknn.distributed`). Rank 0 writes atomic checkpoints every ``config.checkpoint_every``
-    steps and at the end (:func:`~funknn.engine.records.run_record`: model, optimiser state(s),
+    steps and at the end (:func:`~funknn.engine.run_record`: model, optimiser state(s),
     step, every part's generator state, settings, history, ``meta`` with the data-parallel layout,
     and the entries of ``state``). With ``resume``, a run continues from ``checkpoint`` if it
     exists, restoring all of them, so that it equals an uninterrupted one; it refuses another
@@ -279,7 +279,7 @@ def run_adam(model: nn.Module, config: StepConfig,
              state: dict | None = None, accumulate: int = 1, global_batch: int | None = None,
              amp: str = "off") -> dict:
     """The :class:`Loop` of one Adam optimiser (``config.lr``, the schedule of
-    :func:`~funknn.engine.records.learning_rate`), as super-resolution and the generative
+    :func:`~funknn.engine.learning_rate`), as super-resolution and the generative
     prior's parts train.
 
     A step sums ``step_loss(generator, k, step)`` over this process's parts ``k = 0 … accumulate
