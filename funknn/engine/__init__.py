@@ -1,7 +1,7 @@
 """The training engine: the one resumable, data-parallel, mixed-precision loop over a bundle of
-optimisers (``funknn.engine.loop``), the records it writes and resumes from
-(``funknn.engine.records``), the streamed images of each step (``funknn.engine.stream``) and
-what a step costs (``funknn.engine.profiling``); every name is importable from
+optimisers (:mod:`funknn.engine.loop`), the records it writes and resumes from
+(:mod:`funknn.engine.records`), the streamed images of each step (:mod:`funknn.engine.stream`) and
+what a step costs (:mod:`funknn.engine.profiling`); every name is importable from
 ``funknn.engine``. The tasks that train on it are in ``funknn.tasks``
 (:mod:`funknn.tasks.super_resolution`, :mod:`funknn.tasks.prior`, :mod:`funknn.tasks.gasp`)."""
 

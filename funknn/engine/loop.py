@@ -48,8 +48,8 @@ __all__ = ["AMP", "Bundle", "Loop", "PartLoss", "Precision", "autocast", "optimi
 #: precisions of the loop's ``amp``
 AMP = ("off", "bf16", "fp16")
 
-#: the loss of one part of a step: ``part_loss(k, generator)`` → ``(loss to back-propagate, values to
-#: record)``; the loss already weighted (e.g. divided by the number of parts), the values summed over parts
+# the loss of one part of a step: part_loss(k, generator) -> (loss to back-propagate, values to record);
+# the loss already weighted (e.g. divided by the number of parts), the values summed over the parts
 PartLoss = Callable[[int, torch.Generator], tuple[torch.Tensor, dict[str, float]]]
 
 
@@ -169,7 +169,7 @@ class Loop:
     :class:`Bundle` or dict of several) for ``config.steps`` steps.
 
     Each of this process's parts of the global batch has its own random generator
-    (:attr:`generators`, seeded from ``config.seed``; part 0's by the seed itself; see
+    (``generators``, seeded from ``config.seed``; part 0's by the seed itself; see
     :mod:`funknn.distributed`). Rank 0 writes atomic checkpoints every ``config.checkpoint_every``
     steps and at the end (:func:`~funknn.engine.run_record`: model, optimiser state(s),
     step, every part's generator state, settings, history, ``meta`` with the data-parallel layout,

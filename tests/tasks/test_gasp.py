@@ -113,3 +113,16 @@ def test_both_optimisers_run_through_the_shared_loop_and_resume_exactly(tmp_path
             assert all(torch.equal(s[k], t[k]) for k in s)
     assert a["meta"]["parts"] == 2 and len(a["generators"]) == 2
     assert all(torch.equal(s, t) for s, t in zip(a["generators"], b["generators"]))
+
+
+def test_gasp_trains_on_every_device_and_precision(tmp_path, device, amp):
+    from funknn.models import build
+
+    torch.manual_seed(0)
+    g = build("gasp", image_size=8, latent_dim=4, frequencies=8, hidden=[8], hypernet=[16],
+              disc_channels=[8, 16], neighbours=4, weightnet=4).to(device)
+    images = funknn.data.ellipse_phantoms("train", 8, 8)
+    history = train_gasp(g, images, GASPConfig(steps=2, batch=4), checkpoint=tmp_path / "g.pt",
+                         progress=False, amp=amp)
+    assert all(torch.isfinite(torch.tensor(history["d_loss"] + history["g_loss"] + history["r1"])))
+    assert read(tmp_path / "g.pt")["meta"]["amp"] == amp
