@@ -198,7 +198,7 @@ class PointCloudDiscriminator(nn.Module):
 
 class GASP(nn.Module):
     """Generator (hypernetwork → function weights) and discriminator of GASP, in one module
-    (one checkpoint holds both; :func:`funknn.generative.train_gasp` trains them).
+    (one checkpoint holds both; :func:`funknn.tasks.gasp.train_gasp` trains them).
 
     Args:
         image_size: side of the training grid (the discriminator's point set).
