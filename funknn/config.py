@@ -139,6 +139,9 @@ TASKS: dict[str, Task] = {
                  renamed={"image_size": "size"}, fixed=("in_channels",)),
 }
 
+#: the data settings that say which data (the others say how they are read)
+_DATA_IDENTITY = ("name", "count", "short_side")
+
 #: the allowed values of named settings wherever they occur (training, model, data, run)
 CHOICES: dict[str, tuple[Any, ...]] = {
     "mode": MODES, "loss": LOSSES, "perceptual": PERCEPTUAL, "amp": AMP, "network": NETWORKS,
@@ -248,24 +251,31 @@ class RunSpec:
             raise ValueError(f"{path}: not a YAML recipe: {first}") from None
         return cls.from_dict(recipe, where=str(path))
 
-    def to_dict(self) -> dict[str, Any]:
-        """The recipe as a mapping, leaving out what equals its default."""
+    def to_dict(self, full: bool = False) -> dict[str, Any]:
+        """The recipe as a mapping: what differs from the defaults, or with ``full`` every setting
+        (what a shipped recipe holds, so that a change of a library default cannot change it)."""
         t = TASKS[self.task]
-        model = {"name": self.model.name, **self.model.minimal()}
+        model = {"name": self.model.name, **(_model_full(self.model, t) if full else self.model.minimal())}
         recipe: dict[str, Any] = {"task": self.task, "model": model}
-        data = _changed(self.data, t.data, t.data_fields)
-        training = _changed(self.training, t.config(), _fields(t.config))
-        run = _changed(self, RunSpec(), ("out", "autoencoder", "accumulate", "amp", "compile", "release"))
+        hidden = set(t.hidden)
+        config_fields = [n for n in _fields(t.config) if n not in hidden]
+        data = {**_changed(self.data, t.data, [n for n in t.data_fields if n in _DATA_IDENTITY], full),
+                **_changed(self.data, t.data, [n for n in t.data_fields if n not in _DATA_IDENTITY])}
+        training = _changed(self.training, t.config(), config_fields, full)
+        run_fields = ["out", "accumulate", "release"] + (["autoencoder"] if self.task == "flow" else []) + (
+            ["amp", "compile"] if self.task == "super-resolution" else [])
+        run = _changed(self, RunSpec(), run_fields, full)
         for key, part in (("data", data), ("training", training)):
             if part:
                 recipe[key] = part
-        return {**recipe, **run}
+        return _plain({**recipe, **run})
 
-    def to_yaml(self, path: str | Path | None = None) -> str:
-        """The recipe as YAML text (written to ``path`` if given)."""
+    def to_yaml(self, path: str | Path | None = None, full: bool = False, header: str = "") -> str:
+        """The recipe as YAML text (written to ``path`` if given), after ``header`` as comments."""
         import yaml
 
-        text = yaml.safe_dump(_plain(self.to_dict()), sort_keys=False)
+        comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+        text = comments + yaml.safe_dump(self.to_dict(full), sort_keys=False)
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
         return text
@@ -289,8 +299,16 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b) and type(a) is type(b) or (isinstance(a, float) and isinstance(b, int | float) and a == b)
 
 
-def _changed(obj: Any, default: Any, names: Sequence[str]) -> dict[str, Any]:
-    return {n: getattr(obj, n) for n in names if not _same(getattr(obj, n), getattr(default, n))}
+def _changed(obj: Any, default: Any, names: Sequence[str], full: bool = False) -> dict[str, Any]:
+    return {n: getattr(obj, n) for n in names if full or not _same(getattr(obj, n), getattr(default, n))}
+
+
+def _model_full(model: ModelSpec, task: Task) -> dict[str, Any]:
+    """Every constructor argument of ``model`` but those the task sets; a name with a preset
+    (``liif-140k``) stands for its sizes, so only the arguments given beside it."""
+    if entry(model.name).preset:
+        return model.minimal()
+    return {k: v for k, v in model.complete().items() if k not in task.fixed}
 
 
 def _plain(value: Any) -> Any:

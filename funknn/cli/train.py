@@ -48,9 +48,7 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def _meta(args: argparse.Namespace, spec: RunSpec, **more: Any) -> dict[str, Any]:
-    from ..config import _plain
-
-    return {"command": _command(args), "recipe": _plain(spec.to_dict()), **more}
+    return {"command": _command(args), "recipe": spec.to_dict(), **more}
 
 
 def _common(args: argparse.Namespace, spec: RunSpec) -> dict[str, Any]:
