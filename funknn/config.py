@@ -150,13 +150,19 @@ CHOICES: dict[str, tuple[Any, ...]] = {
 }
 
 
-@dataclass
+@dataclass(eq=False)
 class ModelSpec:
     """A registered model (:func:`funknn.models.names`) and the constructor arguments a recipe
-    gives it (the others take the constructor's defaults)."""
+    gives it (the others take the constructor's defaults). Two specs are equal when they build
+    the same model: the same name and the same complete arguments."""
 
     name: str
     args: dict[str, Any] = field(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ModelSpec):
+            return NotImplemented
+        return self.name == other.name and _plain(self.complete()) == _plain(other.complete())
 
     def parameters(self) -> dict[str, inspect.Parameter]:
         """The constructor arguments of the model's class."""
