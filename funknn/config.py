@@ -170,7 +170,8 @@ class ModelSpec:
 
     def complete(self) -> dict[str, Any]:
         """Every constructor argument: the given ones, else the constructor's defaults."""
-        full = {k: p.default for k, p in self.parameters().items() if p.default is not inspect.Parameter.empty}
+        full = {k: p.default for k, p in self.parameters().items()
+                if p.default is not inspect.Parameter.empty}
         return {**full, **self.args}
 
     def minimal(self) -> dict[str, Any]:
@@ -302,7 +303,8 @@ def _fields(config: Any) -> tuple[str, ...]:
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return list(a) == list(b)
-    return bool(a == b) and type(a) is type(b) or (isinstance(a, float) and isinstance(b, int | float) and a == b)
+    numbers = isinstance(a, float) and isinstance(b, int | float)
+    return bool(a == b) and (type(a) is type(b) or numbers)
 
 
 def _changed(obj: Any, default: Any, names: Sequence[str], full: bool = False) -> dict[str, Any]:
@@ -412,12 +414,14 @@ def _from_dict(cls: type[RunSpec], recipe: Any, where: str) -> RunSpec:
         raise ValueError(f"unknown task {task_name!r}; expected one of {tuple(TASKS)}")
     task = TASKS[task_name]
     model = _model(recipe, task)
-    data_given = _settings(_mapping(recipe.get("data"), "data"), field_types(DataSpec), task.data_fields, "data")
-    data = dataclasses.replace(task.data, **data_given)
+    data_given = _mapping(recipe.get("data"), "data")
+    data = dataclasses.replace(task.data,
+                               **_settings(data_given, field_types(DataSpec), task.data_fields, "data"))
     config = task.config
     allowed = [n for n in _fields(config) if n not in task.hidden]
     training = config(**_settings(_mapping(recipe.get("training"), "training"), field_types(config), allowed,
                                   "training"))
     run_fields = ("out", "autoencoder", "accumulate", "amp", "compile", "release")
-    run = _settings({k: v for k, v in recipe.items() if k in run_fields}, field_types(cls), run_fields, "recipe")
+    given = {k: v for k, v in recipe.items() if k in run_fields}
+    run = _settings(given, field_types(cls), run_fields, "recipe")
     return cls(task=task_name, model=model, data=data, training=training, **run)

@@ -33,8 +33,8 @@ HELP = {
     "gradient_weight": "weight of a loss on spatial gradients (needs --data bumps)",
     "laplacian_weight": "weight of a loss on Laplacians (needs --data bumps and --kernel cubic_conv)",
     "boundary": "continuation beyond the border ('extrapolate': cubic_conv only)",
-    "output_init": "initial scale of the output layer (0: start as plain interpolation; 1: PyTorch's default, "
-                   "the paper)",
+    "output_init": "initial scale of the output layer (0: start as plain interpolation; 1: PyTorch's "
+                   "default, the paper)",
     "centred_input": "feed the network the patch minus its centre value (--no-centred-input: the raw patch, "
                      "the paper)",
     "count": "number of images (phantoms, LoDoPaB slices, folder images)",
@@ -149,7 +149,8 @@ def add_task_options(parser: argparse.ArgumentParser, task: str, spec: RunSpec |
     data_hints = field_types(DataSpec)
     for name in t.data_fields:
         dest = "data" if name == "name" else name
-        help = DATA_HELP["super-resolution" if task == "super-resolution" else "prior"] if name == "name" else None
+        kind = "super-resolution" if task == "super-resolution" else "prior"
+        help = DATA_HELP[kind] if name == "name" else None
         add_option(parser, dest, data_hints[name], getattr(spec.data, name), help=help)
         options.append(Option(dest, "data", name))
     if len(names(task=task)) > 1:
@@ -161,7 +162,8 @@ def add_task_options(parser: argparse.ArgumentParser, task: str, spec: RunSpec |
             continue
         options.append(Option(f.name, "training", f.name))
         if f.name not in added:
-            add_option(parser, f.name, config_hints[f.name], getattr(spec.training, f.name), CHOICES.get(f.name))
+            add_option(parser, f.name, config_hints[f.name], getattr(spec.training, f.name),
+                       CHOICES.get(f.name))
     _run_options(parser, task, spec, options)
     parser.set_defaults(task=task, options=options, base=spec)
 

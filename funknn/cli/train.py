@@ -72,7 +72,8 @@ def _label(spec: RunSpec, model: Any) -> str:
     if spec.model.name == "unet":
         skip = "bicubic skip" if c["bicubic_skip"] else "no global skip"
         return f"U-Net (width {c['width']}, depth {c['depth']}, ×{c['scale']}, {skip})"
-    return f"LIIF ({spec.model.name.split('-', 1)[-1]})" if spec.model.name.startswith("liif") else spec.model.name
+    name = spec.model.name
+    return f"LIIF ({name.split('-', 1)[-1]})" if name.startswith("liif") else name
 
 
 def train_super_resolution(args: argparse.Namespace, spec: RunSpec, dev: torch.device) -> None:

@@ -40,7 +40,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not isinstance(data, data_mod.ImageCollection):
         raise ValueError(f"--data {args.data} is not a set of images to evaluate on")
     images = data.tiles(settings.tile, settings.limit)
-    results = evaluate(model, images.to(dev), settings.low_size, settings.scales, hierarchical=args.hierarchical)
+    results = evaluate(model, images.to(dev), settings.low_size, settings.scales,
+                       hierarchical=args.hierarchical)
     table = {f"x{s}": {k: (round(float(v.mean()), 3) if torch.is_tensor(v) else round(v, 3))
                        for k, v in r.items()} for s, r in results.items()}
     print(json.dumps({"images": len(images), "low_size": settings.low_size, "results": table}, indent=2))
@@ -99,10 +100,12 @@ def add_parsers(sub: Any) -> None:
     """The subcommands ``evaluate``, ``render`` and ``release``."""
     e = sub.add_parser("evaluate", help="super-resolution SNR of a checkpoint (or a plain kernel)")
     e.add_argument("--checkpoint", default=None, help="checkpoint file; omit to evaluate --kernel")
-    e.add_argument("--kernel", choices=CHOICES["kernel"], default=ModelSpec("interpolator").complete()["kernel"],
+    e.add_argument("--kernel", choices=CHOICES["kernel"],
+                   default=ModelSpec("interpolator").complete()["kernel"],
                    help="the kernel of plain interpolation (without --checkpoint)")
     data, hints = DataSpec(), field_types(DataSpec)
-    add_option(e, "data", hints["name"], data.name, help="'photos' (embedded), 'ellipses' or a folder of images")
+    add_option(e, "data", hints["name"], data.name,
+               help="'photos' (embedded), 'ellipses' or a folder of images")
     add_option(e, "short_side", hints["short_side"], data.short_side)
     evaluation, hints = _defaults(EvalSpec), field_types(EvalSpec)
     for name in ("split", "tile", "low_size", "scales", "limit"):

@@ -113,7 +113,7 @@ def test_options_override_the_recipe(tmp_path, capsys):
     assert main(["train", "--config", config, "--steps", "2", "--lr", "3e-4", "--network", "cnn",
                  "--out", str(out), "--no-progress", *TINY["super-resolution"]]) == 0
     model = funknn.load(out)
-    assert model.config["network"] == "cnn" and model.config["kernel"] == "cubic_conv"    # kept from the recipe
+    assert model.config["network"] == "cnn" and model.config["kernel"] == "cubic_conv"   # the recipe's
     trained = model.meta["train_config"]
     assert (trained["lr"], trained["lr_drop_at"], trained["mode"]) == (3e-4, 3600, "factor")
     assert "ellipse" in model.meta["data"]

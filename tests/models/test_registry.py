@@ -21,12 +21,13 @@ def tiny():
 
 
 def test_every_family_registers_itself():
-    assert models.names() == ["autoencoder", "funknn", "gasp", "interpolator", "liif", "liif-140k", "liif-edsr",
-                              "realnvp", "unet"]
+    assert models.names() == ["autoencoder", "funknn", "gasp", "interpolator", "liif", "liif-140k",
+                              "liif-edsr", "realnvp", "unet"]
     assert models.names(task="super-resolution") == ["funknn", "liif", "liif-140k", "liif-edsr", "unet"]
     assert (models.names(task="autoencoder"), models.names(task="flow"), models.names(task="gasp")) == (
         ["autoencoder"], ["realnvp"], ["gasp"])
-    assert registry.entry("liif-140k").cls is models.LIIF and registry.entry("liif-140k").preset == {"preset": "140k"}
+    assert registry.entry("liif-140k").cls is models.LIIF
+    assert registry.entry("liif-140k").preset == {"preset": "140k"}
     assert registry.entry("interpolator").task is None
     assert models.register is registry.register and models.build is registry.build
 
