@@ -76,10 +76,18 @@ def _label(spec: RunSpec, model: Any) -> str:
     return f"LIIF ({name.split('-', 1)[-1]})" if name.startswith("liif") else name
 
 
+def _check_model(spec: RunSpec, **fixed: Any) -> None:
+    """Build the model once without touching the random state: a bad argument fails before the
+    data are made (which draws from the generator that the initial weights then draw from)."""
+    with torch.random.fork_rng(devices=[]):
+        build(spec.model.name, **spec.model.args, **fixed)
+
+
 def train_super_resolution(args: argparse.Namespace, spec: RunSpec, dev: torch.device) -> None:
     from ..training import train
 
     config = spec.training
+    _check_model(spec)
     images = source(spec.data, "train", int(spec.model.complete()["in_channels"]))
     model = build(spec.model.name, **spec.model.args).to(dev)
     if spec.compile:
@@ -97,6 +105,7 @@ def train_super_resolution(args: argparse.Namespace, spec: RunSpec, dev: torch.d
 def train_autoencoder(args: argparse.Namespace, spec: RunSpec, dev: torch.device) -> None:
     from ..generative import train_autoencoder as fit
 
+    _check_model(spec, in_channels=1)
     size = int(spec.model.complete()["image_size"])
     images = source(spec.data, "train", 1, size)             # (the data first, then the initial weights)
     model = cast(Autoencoder, build(spec.model.name, in_channels=1, **spec.model.args)).to(dev)
@@ -132,6 +141,7 @@ def train_flow(args: argparse.Namespace, spec: RunSpec, dev: torch.device) -> No
 def train_gasp(args: argparse.Namespace, spec: RunSpec, dev: torch.device) -> None:
     from ..generative import train_gasp as fit
 
+    _check_model(spec, in_channels=1)
     size = int(spec.model.complete()["image_size"])
     images = source(spec.data, "train", 1, size)
     model = cast(GASP, build(spec.model.name, in_channels=1, **spec.model.args)).to(dev)
