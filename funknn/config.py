@@ -2,7 +2,7 @@
 
 A recipe is what ``python -m funknn train --config FILE`` runs; ``configs/`` holds one per
 shipped checkpoint. Every setting a recipe leaves out takes the library's default: the task's
-config dataclass (:class:`~funknn.training.TrainConfig`, :class:`~funknn.generative.FitConfig`,
+config dataclass (:class:`~funknn.tasks.super_resolution.TrainConfig`, :class:`~funknn.generative.FitConfig`,
 :class:`~funknn.generative.FlowConfig`, :class:`~funknn.generative.GASPConfig`), the model's
 constructor and :class:`DataSpec`. The command line's options and their choices are made from
 the same fields (:mod:`funknn.cli`), so the two cannot drift apart. A recipe with a key that no
@@ -32,12 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from . import checks
+from .engine import AMP
 from .generative import PERCEPTUAL, FitConfig, FlowConfig, GASPConfig
 from .models import NETWORKS
 from .models.funknn import ACTIVATIONS
 from .models.registry import entry, names
 from .sampling import BOUNDARIES, KERNELS
-from .training import AMP, LOSSES, MODES, TrainConfig
+from .tasks.super_resolution import LOSSES, MODES, TrainConfig
 
 __all__ = ["CHOICES", "TASKS", "DataSpec", "EvalSpec", "ModelSpec", "RunSpec", "Task", "field_types"]
 
@@ -188,7 +189,7 @@ class RunSpec:
         task: one of :data:`TASKS`.
         model: the model and its constructor arguments.
         data: the training data.
-        training: the task's config dataclass (e.g. :class:`~funknn.training.TrainConfig`).
+        training: the task's config dataclass (e.g. :class:`~funknn.tasks.super_resolution.TrainConfig`).
         out: the checkpoint file (resumed if it exists).
         autoencoder: task ``flow``: the autoencoder checkpoint whose latent codes the flow learns.
         accumulate: parts of the global batch per process (gradient accumulation).

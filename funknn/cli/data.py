@@ -11,43 +11,55 @@ from ..config import DataSpec
 __all__ = ["describe", "source"]
 
 
+EMBEDDED = ("ellipses", "bumps", "photos")
+
+
 def _grey(name: str, channels: int) -> None:
     if channels != 1:
         raise ValueError(f"--data {name} is grey: pass --channels 1")
 
 
-def _streamed(spec: DataSpec, channels: int, size: int) -> Any:
+def _registered(spec: DataSpec, split: str, size: int | None, channels: int, stream: bool = False) -> Any:
+    """The registry's source (:func:`funknn.data.make`) of a folder or ``lodopab:DIR`` spec."""
     if spec.name.startswith("lodopab:"):
         _grey(spec.name, channels)
-        return data_mod.LoDoPaBDataset(spec.name.split(":", 1)[1], "train", size, limit=spec.count,
-                                       cache=spec.cache)
-    if spec.name in ("ellipses", "bumps", "photos"):
+        return data_mod.make("lodopab", root=spec.name.split(":", 1)[1], split=split, size=size,
+                             limit=spec.count, cache=spec.cache if stream else None)
+    return data_mod.make("folder", path=spec.name, size=size, channels=channels, limit=spec.count,
+                         cache=spec.cache if stream else None)
+
+
+def _streamed(spec: DataSpec, channels: int, size: int) -> Any:
+    if spec.name in EMBEDDED:
         raise ValueError(f"--stream reads a folder of images or lodopab:DIR, not the embedded {spec.name!r}")
-    return data_mod.ImageFolderDataset(spec.name, size, channels=channels, limit=spec.count, cache=spec.cache)
+    return _registered(spec, "train", size, channels, stream=True)
 
 
 def _tensor(spec: DataSpec, split: str, size: int) -> Any:
     """Grey images (N, 1, size, size)."""
     if spec.name == "ellipses":
-        return data_mod.ellipse_phantoms(split, spec.count, size)
-    if spec.name.startswith("lodopab:"):
-        return data_mod.lodopab_ct(spec.name.split(":", 1)[1], split, size, limit=spec.count)
+        return data_mod.make("ellipses", split=split, count=spec.count, size=size).tensor()
     if spec.name in ("bumps", "photos"):
         raise ValueError(f"--data {spec.name} is not a set of grey images of one size; use ellipses, "
                          "lodopab:DIR or a folder")
-    return data_mod.image_folder(spec.name, size=size, channels=1, limit=spec.count).tiles(size)
+    if spec.name.startswith("lodopab:"):
+        return _registered(spec, split, size, 1).tensor()
+    return _registered(spec, split, size, 1).collection().tiles(size)
 
 
 def _collection(spec: DataSpec, split: str, channels: int) -> Any:
-    if spec.name == "ellipses" or spec.name.startswith("lodopab:"):
-        _grey(spec.name, channels)
-        return data_mod.ImageCollection(list(_tensor(spec, split, spec.short_side)))
     if spec.name == "bumps":
         _grey(spec.name, channels)
-        return data_mod.RandomBumps()
+        return data_mod.make("bumps")
     if spec.name == "photos":
-        return data_mod.embedded_photos(split, short_side=spec.short_side, channels=channels)
-    return data_mod.image_folder(spec.name, channels=channels)
+        photos = data_mod.make("photos", split=split, short_side=spec.short_side, channels=channels)
+        return photos.collection()
+    if spec.name == "ellipses":
+        _grey(spec.name, channels)
+        return data_mod.make("ellipses", split=split, count=spec.count, size=spec.short_side).collection()
+    if spec.name.startswith("lodopab:"):
+        return _registered(spec, split, spec.short_side, channels).collection()
+    return data_mod.make("folder", path=spec.name, channels=channels).collection()
 
 
 def source(spec: DataSpec, split: str = "train", channels: int = 1, size: int | None = None) -> Any:

@@ -84,7 +84,7 @@ def _check_model(spec: RunSpec, **fixed: Any) -> None:
 
 
 def train_super_resolution(args: argparse.Namespace, spec: RunSpec, dev: torch.device) -> None:
-    from ..training import train
+    from ..tasks.super_resolution import train
 
     config = spec.training
     _check_model(spec)
