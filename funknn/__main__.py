@@ -481,6 +481,25 @@ def _use_parsers(sub: Any) -> None:
     x.set_defaults(func=cmd_release)
 
 
+# --- export (funknn.export): a self-contained block
+def _export_parser(sub: Any) -> None:
+    from .export import DEFAULT_OPSET
+
+    def run(args: argparse.Namespace) -> int:
+        from .export import export_checkpoint
+
+        out = export_checkpoint(args.checkpoint, args.out, opset=args.opset)
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB): inputs image (B, C, h, w) and "
+              "coords (B, N, 2), output values (B, N, C)")
+        return 0
+
+    o = sub.add_parser("export", help="export a coordinate model (FunkNN, interpolator) to ONNX")
+    o.add_argument("--checkpoint", required=True, help="checkpoint file, or a shipped model's name")
+    o.add_argument("--out", required=True, help="the .onnx file to write")
+    o.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (16 to 20)")
+    o.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m funknn", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -489,6 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parser(sub)
     _prior_parsers(sub)
     _use_parsers(sub)
+    _export_parser(sub)
     return parser
 
 
