@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import funknn
 
 
-def _arguments() -> argparse.Namespace:
+def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=8)
@@ -36,7 +36,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--chunk", type=int, default=4096, help="queries evaluated at once")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def _render_job(args: argparse.Namespace, model: torch.nn.Module, images: torch.Tensor, hierarchical: bool,
@@ -63,8 +63,9 @@ def _flops(args: argparse.Namespace, model: torch.nn.Module, image: torch.Tensor
     return counter.get_total_flops()
 
 
-def main() -> None:
-    args = _arguments()
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    """Print the table; return the seconds of each model's job (benchmarks/gpu_check.py reads them)."""
+    args = _arguments(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -100,6 +101,7 @@ def main() -> None:
     print(f"FunkNN / LIIF-EDSR time ratio: {ratio:.2f} (paper, A100: 0.7 / 1.97 = 0.36; target ≤ 0.36)")
     print(f"FunkNN / LIIF-EDSR (140K) time ratio: {seconds['FunkNN'] / seconds['LIIF-EDSR (140K)']:.2f} "
           f"(paper: 0.7 / 0.81 = 0.86)")
+    return seconds
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ The public API::
     values = funknn.sample(image, coords, kernel="cubic_conv")
 """
 
-from . import checkpoints, data, generative, metrics, models, sampling
+from . import checkpoints, data, export, generative, metrics, models, sampling
 from .checkpoints import load, save
 from .evaluation import evaluate
 from .models import FunkNN, build, count_parameters
@@ -19,6 +19,6 @@ from .tasks.super_resolution import TrainConfig, train
 from .version import __version__
 
 __all__ = ["FunkNN", "Interpolator", "TrainConfig", "__version__", "available_pretrained", "build",
-           "checkpoints", "count_parameters", "data", "evaluate", "generative", "grid_coords", "load",
-           "metrics", "models", "pretrained", "pretrained_path", "render", "sample", "sampling", "save",
-           "train"]
+           "checkpoints", "count_parameters", "data", "evaluate", "export", "generative", "grid_coords",
+           "load", "metrics", "models", "pretrained", "pretrained_path", "render", "sample", "sampling",
+           "save", "train"]

@@ -1,10 +1,12 @@
 """The committed scripts that choose weights run as committed (tiny settings)."""
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,3 +83,20 @@ def test_train_script(capsys):
     assert all(f > 0 for f in fractions.values())
     out = capsys.readouterr().out
     assert "of matmul" in out and "2 processes × 1 thread (torchrun, Gloo)" in out
+
+
+def test_onnx_speed_script(capsys):
+    results = _load("onnx_speed").main(["--quick", "--threads", "1"])
+    assert set(results) == {1} and results[1]["ratio"] > 0 and results[1]["max_abs_difference"] <= 1e-5
+    assert "onnxruntime points/s" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_gpu_check_dry_run(capsys, tmp_path):
+    figures = _load("gpu_check").main(["--dry-run", "--out", str(tmp_path / "gpu_check.json")])
+    assert json.loads((tmp_path / "gpu_check.json").read_text())["dry_run"] is True
+    assert figures["notebooks"]["06_limited_view_ct"]["profile"] == "paper"
+    assert set(figures["speed"]["seconds"]) >= {"FunkNN", "LIIF-EDSR", "LIIF-EDSR (140K)"}
+    assert set(figures["train"]) == {"plain", "amp bf16", "compile"}
+    assert all(r["seconds_per_step"] > 0 for r in figures["train"].values())
+    assert "torchrun --nproc-per-node=1 -m funknn train" in capsys.readouterr().out

@@ -1,22 +1,29 @@
 """The paper profile must not rot: run each notebook with profile="paper" on tiny fabricated
 data for a couple of training steps (on the CPU)."""
 
+import importlib.util
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _fabricated():
+    """benchmarks/fabricated.py: the one maker of fabricated data (benchmarks/gpu_check.py uses it too)."""
+    spec = importlib.util.spec_from_file_location("fabricated", ROOT / "benchmarks" / "fabricated.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+fabricated = _fabricated()
+
+
 @pytest.fixture(scope="module")
 def fake_celeba(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("celeba_hq")
-    rng = np.random.default_rng(0)
-    for i in range(102):  # the paper's split keeps the last 100 for testing
-        Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(folder / f"{i:05d}.png")
-    return folder
+    # the paper's split keeps the last 100 for testing
+    return fabricated.celeba_folder(tmp_path_factory.mktemp("celeba_hq"), count=102, size=24)
 
 
 def run_paper_profile(name, tmp_path, **parameters):
@@ -33,11 +40,7 @@ def run_paper_profile(name, tmp_path, **parameters):
 
 @pytest.fixture(scope="module")
 def fake_lsun(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("lsun_bedroom")
-    rng = np.random.default_rng(1)
-    for i in range(3):
-        Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(folder / f"b{i}.jpg")
-    return folder
+    return fabricated.lsun_folder(tmp_path_factory.mktemp("lsun_bedroom"), count=3, size=(30, 40))
 
 
 @pytest.fixture(scope="module")
@@ -92,14 +95,7 @@ def test_03_derivatives_paper_profile(tmp_path):
 
 @pytest.mark.slow
 def test_04_generative_prior_paper_profile(tmp_path):
-    import h5py
-
-    folder = tmp_path / "lodopab"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for split, k in (("train", 6), ("test", 2)):
-        with h5py.File(folder / f"ground_truth_{split}_000.hdf5", "w") as h:
-            h["data"] = rng.random((k, 40, 40)).astype(np.float32)
+    folder = fabricated.lodopab_folder(tmp_path / "lodopab", {"train": 6, "test": 2}, size=40)
     summary = run_paper_profile("04_generative_prior", tmp_path, train=True, data_dir=str(folder), steps=2,
                                 batch=2, checkpoint_dir=str(tmp_path / "ck"))
     assert summary["profile"] == "paper" and summary["data"] == "LoDoPaB-CT" and summary["size"] == 128
@@ -110,24 +106,9 @@ def test_04_generative_prior_paper_profile(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_prior(tmp_path_factory):
-    """A tiny untrained prior (autoencoder, flow, FunkNN) and a fabricated LoDoPaB-CT folder."""
-    import h5py
-    import torch
-
-    import funknn
-    from funknn.models import GASP, Autoencoder, FunkNN, RealNVP
-
-    root = tmp_path_factory.mktemp("prior")
-    torch.manual_seed(0)
-    funknn.save(Autoencoder(1, image_size=16, latent_dim=8, width=4, max_width=8), root / "autoencoder.pt")
-    funknn.save(RealNVP(8, blocks=1, hidden=(8,)), root / "flow.pt")
-    funknn.save(FunkNN(1, network="mlp", kernel="cubic_conv"), root / "funknn.pt")
-    funknn.save(GASP(image_size=16, latent_dim=4, frequencies=4, hidden=(8,), hypernet=(8,),
-                     disc_channels=(4,)), root / "gasp.pt")
-    rng = np.random.default_rng(0)
-    with h5py.File(root / "ground_truth_test_000.hdf5", "w") as h:
-        h["data"] = rng.random((2, 40, 40)).astype(np.float32)
-    return root
+    """A tiny untrained prior (autoencoder, flow, FunkNN, GASP) and a fabricated LoDoPaB-CT folder."""
+    root = fabricated.prior_folder(tmp_path_factory.mktemp("prior"))
+    return fabricated.lodopab_folder(root, {"test": 2}, size=40)
 
 
 @pytest.mark.slow

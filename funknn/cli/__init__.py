@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 
 from .. import distributed
 from ..config import TASKS, RunSpec
-from . import train, use
+from . import export, train, use
 
 __all__ = ["PARSERS", "USER_ERRORS", "build_parser", "main"]
 
@@ -35,7 +35,7 @@ USER_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, Permiss
                ImportError)
 
 #: the modules that add subcommands, in the order of the help
-PARSERS: list[Any] = [train.add_parsers, use.add_parsers]
+PARSERS: list[Any] = [train.add_parsers, use.add_parsers, export.add_parsers]
 
 TRAIN_COMMANDS = {t.command: task for task, t in TASKS.items()}
 
