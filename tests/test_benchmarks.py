@@ -81,3 +81,12 @@ def test_train_script(capsys):
     assert all(f > 0 for f in fractions.values())
     out = capsys.readouterr().out
     assert "of matmul" in out and "2 processes × 1 thread (torchrun, Gloo)" in out
+
+
+def test_threads_script(capsys):
+    results = _load("threads").main(["--quick"])
+    assert {"FunkNN @ 1 of matmul", "FunkNN @ 2 of matmul", "FunkNN, one pass @ 2 of matmul",
+            "authors @ 2 vs authors", "FunkNN @ 2 vs authors"} <= set(results)
+    assert all(v > 0 for v in results.values())
+    out = capsys.readouterr().out
+    assert "of matmul" in out and "targets (issue 25)" in out
