@@ -100,3 +100,12 @@ def test_gpu_check_dry_run(capsys, tmp_path):
     assert set(figures["train"]) == {"plain", "amp bf16", "compile"}
     assert all(r["seconds_per_step"] > 0 for r in figures["train"].values())
     assert "torchrun --nproc-per-node=1 -m funknn train" in capsys.readouterr().out
+
+
+def test_threads_script(capsys):
+    results = _load("threads").main(["--quick"])
+    assert {"FunkNN @ 1 of matmul", "FunkNN @ 2 of matmul", "FunkNN, one pass @ 2 of matmul",
+            "authors @ 2 vs authors", "FunkNN @ 2 vs authors"} <= set(results)
+    assert all(v > 0 for v in results.values())
+    out = capsys.readouterr().out
+    assert "of matmul" in out and "targets (issue 25)" in out

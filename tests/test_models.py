@@ -180,13 +180,21 @@ def _assert_matches_reference(model, coords, image, tol):
         assert close(model(coords, image), ref)
 
 
-@pytest.fixture
-def one_thread():
-    """The CNN's passes with a graph run in blocks on a CPU with one thread (as under torchrun)."""
+@pytest.fixture(params=[1, 2], ids=["1 thread", "2 threads"])
+def cpu_threads(request, monkeypatch):
+    """The CNN's passes with a graph run in blocks on a CPU with one thread (as under torchrun),
+    and with two threads in one part of the batch per thread, each part in blocks on its own
+    thread (the fixture checks that they did)."""
+    import funknn.models.funknn as module
+
+    calls = []
+    real = module.across_threads
+    monkeypatch.setattr(module, "across_threads", lambda *args, **kw: calls.append(1) or real(*args, **kw))
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(request.param)
     yield
     torch.set_num_threads(threads)
+    assert bool(calls) == (request.param > 1)
 
 
 @pytest.mark.parametrize("C,kernel,patch_size,width,activation,centred", [
@@ -197,7 +205,7 @@ def one_thread():
 ])
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-4), (torch.float64, 1e-10)])
 def test_cnn_blocks_equal_one_plain_conv2d_pass(C, kernel, patch_size, width, activation, centred, dtype,
-                                                tol, one_thread):
+                                                tol, cpu_threads):
     torch.manual_seed(0)
     model = FunkNN(C, kernel=kernel, patch_size=patch_size, width=width, activation=activation,
                    centred_input=centred, output_init=1.0).to(dtype)
@@ -207,11 +215,13 @@ def test_cnn_blocks_equal_one_plain_conv2d_pass(C, kernel, patch_size, width, ac
     _assert_matches_reference(model, coords, image, tol)
     model.training_block = None                               # one pass, as on a GPU
     _assert_matches_reference(model, coords, image, tol)
+    model.training_block, model.training_parts = 7, 3         # three parts on two threads
+    _assert_matches_reference(model, coords, image, tol)
 
 
 @pytest.mark.parametrize("name", ["photos_single", "bumps_paper"])
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-3), (torch.float64, 1e-10)])
-def test_shipped_cnn_checkpoints_equal_the_plain_conv2d_pass(name, dtype, tol, one_thread):
+def test_shipped_cnn_checkpoints_equal_the_plain_conv2d_pass(name, dtype, tol, cpu_threads):
     from funknn import pretrained
 
     model = pretrained(name).to(dtype)
@@ -221,6 +231,34 @@ def test_shipped_cnn_checkpoints_equal_the_plain_conv2d_pass(name, dtype, tol, o
     image = torch.rand(2, model.in_channels, 16, 16, dtype=dtype)
     coords = torch.rand(2, 300, 2, dtype=dtype) * 2 - 1       # 600 queries: several blocks
     _assert_matches_reference(model, coords, image, tol)
+
+
+def test_cnn_with_two_threads_differentiates_in_one_plain_pass_where_needed():
+    """Derivatives w.r.t. the coordinates (of any order) take the plain pass with two threads
+    too, and give one thread's values; a second backward through the parts raises a clear error."""
+    from funknn.derivatives import derivatives
+
+    torch.manual_seed(0)
+    model = FunkNN(1, kernel="cubic_conv", activation="sine", width=16).double()
+    image = torch.rand(2, 1, 10, 10, dtype=torch.float64)
+    coords = torch.rand(2, 40, 2, dtype=torch.float64) * 1.6 - 0.8
+    threads = torch.get_num_threads()
+    try:
+        results = []
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            _, grad, laplacian = derivatives(model, image, coords, create_graph=True)
+            (weights,) = torch.autograd.grad(laplacian.square().sum(), [model.net.fc_in.weight])
+            results.append((grad, laplacian, weights))
+        for one, two in zip(*results):
+            assert torch.allclose(one, two, atol=1e-10)
+        loss = model(coords, image).sum()
+        loss.backward(retain_graph=True)
+        with pytest.raises(RuntimeError, match="second time"):
+            loss.backward()
+    finally:
+        torch.set_num_threads(threads)
+    assert FunkNN(1, network="mlp").training_parts == 1
 
 
 def test_liif_sizes_match_the_paper_and_rebuild_from_config():

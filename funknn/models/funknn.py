@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..sampling import check_coords, check_image, check_kernel, cubic_conv_patches, sample
+from .blocks import across_threads
 from .registry import register
 
 NETWORKS = ("cnn", "mlp")
@@ -178,14 +179,20 @@ class FunkNN(nn.Module):
         #: (benchmarks/render.py: 256 is fastest for the CNN on CPU with 1 and 2 threads, about
         #: twice the rate of 1024; the MLP prefers more). GPUs take a call in one pass.
         self.inference_block = 256 if network == "cnn" else 4096
-        #: queries per block when a graph is kept on a CPU with one thread (``None``: one pass):
-        #: each block's activations (64 × 81 floats per query and layer) then stay in cache
-        #: through the forward and the backward pass, and a training step of the CNN runs at
-        #: about 2.5 times the FLOP rate of one pass (benchmarks/train.py: 128–384 are alike).
-        #: With several threads the small blocks' short parallel regions stalled on a shared
-        #: machine (0.10 of the matmul rate against 0.40 for one pass, 2 threads), so several
-        #: threads, and GPUs, take the batch in one pass; torchrun runs one thread per process.
+        #: queries per block when a graph is kept on a CPU (``None``: one pass): each block's
+        #: activations (64 × 81 floats per query and layer) then stay in cache through the
+        #: forward and the backward pass, and a training step of the CNN runs at about 2.5 times
+        #: the FLOP rate of one pass (benchmarks/train.py: 128–384 are alike). The blocks run on
+        #: one thread each: with several threads the batch is split into one part per thread
+        #: (``training_parts``), whose blocks run on their own thread forward and backward; small
+        #: blocks split op by op across threads stalled on a shared machine (0.10 of the matmul
+        #: rate against 0.40 for one pass, 2 threads). GPUs take the batch in one pass.
         self.training_block: int | None = 256 if network == "cnn" else None
+        #: parts of the batch run at once, one per thread, when a graph is kept on a CPU with
+        #: several threads (``None``: one per intra-op thread, ``torch.get_num_threads()``; 1: the
+        #: batch in one pass on all threads). Not with gradients w.r.t. the coordinates or the
+        #: image (derivatives of any order need the plain pass), nor under ``torch.compile``.
+        self.training_parts: int | None = None if network == "cnn" else 1
         self.patch_size = int(patch_size)
         self.centre = patch_size // 2
         # patch spacing in units of low-resolution pixels, (x, y)
@@ -226,15 +233,22 @@ class FunkNN(nn.Module):
                         boundary=self.boundary)
         return values.reshape(B, N, p, p, C).permute(0, 1, 4, 2, 3)
 
-    def _network(self, local: torch.Tensor) -> torch.Tensor:
+    def _network(self, local: torch.Tensor, plain: bool = False) -> torch.Tensor:
         """The patch network on (M, C, p, p) patches, in blocks whose activations stay in cache
         (about twice the FLOP rate on CPU; each block's graph is its own, so gradients of any
-        order are those of one pass)."""
-        block: int | None = None                            # GPUs: one pass
-        if local.device.type == "cpu":
-            block = self.inference_block
-            if torch.is_grad_enabled():       # blocks with one thread only (see training_block)
-                block = self.training_block if torch.get_num_threads() == 1 else None
+        order are those of one pass); with a graph and several threads, in one part per thread
+        (see ``training_parts``) unless ``plain``."""
+        if local.device.type != "cpu":                      # GPUs: one pass
+            return self.net(local)
+        if not torch.is_grad_enabled():
+            return self._blocks(local, self.inference_block)
+        threads = torch.get_num_threads()
+        parts = threads if self.training_parts is None else self.training_parts
+        if threads == 1 or parts <= 1 or plain or torch.compiler.is_compiling():
+            return self._blocks(local, self.training_block if threads == 1 else None)
+        return across_threads(lambda part: self._blocks(part, self.training_block), local, self.net, parts)
+
+    def _blocks(self, local: torch.Tensor, block: int | None) -> torch.Tensor:
         if block is None or local.shape[0] <= block:
             return self.net(local)
         return torch.cat([self.net(part) for part in local.split(block)])
@@ -253,7 +267,7 @@ class FunkNN(nn.Module):
         # (ours) or from the raw patch (the paper)
         local = flat - centre[:, :, None, None] if self.centred_input else flat
         local = local.contiguous(memory_format=torch.channels_last)
-        out = self._network(local) + centre
+        out = self._network(local, plain=coords.requires_grad or image.requires_grad) + centre
         return out.reshape(B, N, self.in_channels)
 
 
