@@ -58,7 +58,7 @@ def read_image(path: Path, channels: int, height: int, width: int) -> torch.Tens
 
 def export_models(out: Path) -> tuple[list[dict], dict]:
     """Export the offered models and the bicubic interpolator; their manifest entries."""
-    from funknn.export import onnx
+    from funknn import export
     from funknn.models import count_parameters
     from funknn.pretrained import PRETRAINED, pretrained
     from funknn.sampling import Interpolator
@@ -67,10 +67,10 @@ def export_models(out: Path) -> tuple[list[dict], dict]:
     models = []
     for name, label in MODELS.items():
         model = pretrained(name).eval()
-        file = onnx(model, out / "models" / f"{name}.onnx")
+        file = export.onnx(model, out / "models" / f"{name}.onnx")
         models.append({"id": name, "label": label, "checkpoint": name, "description": PRETRAINED[name],
                        "parameters": count_parameters(model), "file": f"models/{Path(file).name}"})
-    file = onnx(Interpolator(BICUBIC).eval(), out / "models" / f"{BICUBIC}.onnx")
+    file = export.onnx(Interpolator(BICUBIC).eval(), out / "models" / f"{BICUBIC}.onnx")
     return models, {"id": BICUBIC, "label": "Bicubic", "kernel": BICUBIC, "file": f"models/{Path(file).name}"}
 
 
@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     manifest = prepare(args.out, args.node_modules)
-    print(f"live zoom assets: {len(manifest['models'])} models + {BICUBIC}, {len(manifest['images'])} images, "
-          f"onnxruntime-web {manifest['ort']['version']} in {args.out.name}/")
+    print(f"live zoom assets: {len(manifest['models'])} models + {BICUBIC}, "
+          f"{len(manifest['images'])} images, onnxruntime-web {manifest['ort']['version']} in {args.out}")
 
 
 if __name__ == "__main__":
