@@ -48,18 +48,20 @@ ZOOM := book/_static/zoom/manifest.json
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml book/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first and pinned: the CPU wheel (never let another package pull a CUDA build)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	# the book's helpers (funknn_book: profiles, results files, glue, tables, figures), not in the wheel
+	$(BIN)/python -m pip install --quiet --no-deps -e book
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
 	touch $(STAMP)
 
 # Execute every notebook with papermill into book/executed/ (metrics in _build/results/).
-book/executed/%.ipynb: notebooks/%.ipynb $(STAMP) $(wildcard funknn/*.py funknn/*/*.py data/checkpoints/*)
+book/executed/%.ipynb: notebooks/%.ipynb $(STAMP) $(wildcard funknn/*.py funknn/*/*.py book/funknn_book/*.py data/checkpoints/*)
 	@mkdir -p book/executed $(RESULTS)
 	cd notebooks && OMP_NUM_THREADS=$(THREADS) ../$(BIN)/papermill --cwd . -k python3 -p profile $(PROFILE) \
 	    -p results_dir $(RESULTS_PARAM) $*.ipynb ../$@
@@ -90,9 +92,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# unit tests, and every >>> example of the library's docstrings
+# unit tests, and every >>> example of the library's docstrings and the book's helpers'
 unit: $(STAMP)
-	OMP_NUM_THREADS=$(THREADS) $(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup --doctest-modules funknn tests
+	OMP_NUM_THREADS=$(THREADS) $(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup --doctest-modules funknn \
+	    book/funknn_book tests
 
 # Re-run the executed notebooks and compare their outputs (tables rounded; timings ignored).
 nbval: notebooks

@@ -15,7 +15,7 @@ from .models import FunkNN, build, count_parameters
 from .pretrained import available_pretrained, pretrained, pretrained_path
 from .rendering import render
 from .sampling import Interpolator, grid_coords, sample
-from .training import TrainConfig, train
+from .tasks.super_resolution import TrainConfig, train
 from .version import __version__
 
 __all__ = ["FunkNN", "Interpolator", "TrainConfig", "__version__", "available_pretrained", "build",

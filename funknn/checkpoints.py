@@ -4,7 +4,7 @@
 A file holds ``format`` (:data:`FORMAT`), the package ``version`` that wrote it, the model's
 class name and complete constructor arguments (``model_class``, ``model_config``), its
 ``state_dict`` and free-form ``meta`` (training command, data, steps, wall time, hardware).
-A training checkpoint (:func:`funknn.training.run_adam`) adds the optimiser and random-generator
+A training checkpoint (:class:`funknn.engine.Loop`) adds the optimiser and random-generator
 state, the step, the training settings and the loss history, so that a run can resume;
 :func:`release` removes those again.
 

@@ -1,7 +1,7 @@
 """Data-parallel training with ``torch.distributed``, launched by ``torchrun``.
 
-Every trainer of the package (:func:`funknn.training.train`, the generative prior's parts,
-:func:`funknn.generative.train_gasp`) runs unchanged in one process or under::
+Every trainer of the package (:func:`funknn.tasks.super_resolution.train`, the generative prior's parts,
+:func:`funknn.tasks.gasp.train_gasp`) runs unchanged in one process or under::
 
     torchrun --standalone --nproc-per-node=N -m funknn train ...
 

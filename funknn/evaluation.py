@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -13,6 +14,9 @@ from .data import resize
 from .metrics import psnr, si_snr, snr
 from .models.protocols import SuperResolver
 from .rendering import render, supports_size
+
+#: the per-image metrics that :func:`evaluate` reports at each scale
+METRICS = ("snr", "si_snr", "psnr")
 
 
 def super_resolve(model: SuperResolver, low: torch.Tensor, size: int | Sequence[int],
@@ -61,3 +65,23 @@ def evaluate(model: SuperResolver, high: torch.Tensor, low_size: int, scales: Se
         results[s] = {"snr": snr(out, target), "si_snr": si_snr(out, target),
                       "psnr": psnr(out, target), "seconds": seconds}
     return results
+
+
+def mean_scores(result: Mapping[int, Mapping[str, Any]], metric: str = "snr",
+                scales: Sequence[int] | None = None) -> dict[int, float]:
+    """The mean over the test images of one metric at each scale: a row of Tables 1 and 2.
+
+    Args:
+        result: what :func:`evaluate` returned for one model.
+        metric: one of :data:`METRICS`.
+        scales: the scales to report, in order (default: the result's); a scale missing from the
+            result (one a fixed-scale model cannot render) is ``nan``.
+
+    >>> result = {2: {"snr": torch.tensor([30.0, 32.0]), "seconds": 0.1}}
+    >>> mean_scores(result, "snr", scales=(2, 4))
+    {2: 31.0, 4: nan}
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    return {s: float(result[s][metric].mean()) if s in result else math.nan
+            for s in (result if scales is None else scales)}

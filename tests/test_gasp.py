@@ -1,12 +1,10 @@
-"""GASP, the continuous GAN baseline (funknn.models.gasp, funknn.generative.train_gasp)."""
+"""GASP, the continuous GAN baseline (funknn.models.gasp); its training: tests/tasks/test_gasp.py."""
 
 import pytest
 import torch
 
 import funknn
-from funknn.checkpoints import read
 from funknn.derivatives import derivatives, gradient
-from funknn.generative import GASPConfig, train_gasp
 from funknn.inverse import DerivativeProblem, SolverConfig, solve
 from funknn.metrics import si_snr
 from funknn.models import GASP, build
@@ -115,61 +113,6 @@ def test_farthest_point_sampling_spreads_points():
     assert float(torch.cdist(chosen, chosen).add(torch.eye(4) * 9).min()) > 1.0   # far apart
     with pytest.raises(ValueError, match="choose"):
         farthest_points(pts, 65)
-
-
-def _real(n=32):
-    """Bright squares of random sizes on a dark background, 16²."""
-    g = torch.Generator().manual_seed(0)
-    images = torch.full((n, 1, 16, 16), 0.1)
-    for i in range(n):
-        s, x, y = (int(v) for v in torch.randint(3, 8, (3,), generator=g))
-        images[i, 0, y:y + s, x:x + s] = 0.9
-    return images
-
-
-def test_a_short_run_teaches_the_discriminator():
-    g = _gasp()
-    real = _real()
-    fixed_fake = g.sample(16, generator=torch.Generator().manual_seed(5))
-
-    def d_loss():
-        with torch.no_grad():
-            return float(discriminator_loss(g.discriminate(real[:16]), g.discriminate(fixed_fake)))
-
-    before = d_loss()
-    history = train_gasp(g, real, GASPConfig(steps=25, batch=8, lr=1e-9, lr_disc=2e-3), progress=False)
-    assert len(history["d_loss"]) == 25 and len(history["g_loss"]) == 25
-    assert d_loss() < before - 0.1                  # D now tells these real images from the functions
-    with pytest.raises(ValueError, match="images"):
-        train_gasp(g, torch.rand(4, 1, 8, 8), GASPConfig(steps=1), progress=False)
-    with pytest.raises(ValueError, match="r1_every"):
-        GASPConfig(r1_every=0)
-
-
-def test_resume_equals_an_uninterrupted_run(tmp_path):
-    real = _real(12)
-    config = dict(batch=4, r1_every=2, checkpoint_every=2)
-    whole = _gasp()
-    h_whole = train_gasp(whole, real, GASPConfig(steps=6, **config), checkpoint=tmp_path / "a.pt",
-                         progress=False)
-    part = _gasp()
-    train_gasp(part, real, GASPConfig(steps=3, **config), checkpoint=tmp_path / "b.pt", progress=False)
-    resumed = _gasp()
-    h_resumed = train_gasp(resumed, real, GASPConfig(steps=6, **config), checkpoint=tmp_path / "b.pt",
-                           progress=False)
-    assert h_resumed["step"] == list(range(1, 7))
-    assert h_resumed["d_loss"] == pytest.approx(h_whole["d_loss"], rel=1e-5)
-    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
-        assert torch.allclose(a, b, atol=1e-6)
-    assert read(tmp_path / "b.pt")["step"] == 6
-    loaded = funknn.load(tmp_path / "b.pt")
-    assert isinstance(loaded, GASP) and torch.equal(loaded.function.freqs, whole.function.freqs)
-    with pytest.raises(ValueError, match="settings"):
-        train_gasp(_gasp(), real, GASPConfig(steps=8, **{**config, "batch": 3}), checkpoint=tmp_path / "b.pt",
-                   progress=False)
-    with pytest.raises(ValueError, match="config"):
-        train_gasp(_gasp(latent_dim=4), real, GASPConfig(steps=8, **config), checkpoint=tmp_path / "b.pt",
-                   progress=False)
 
 
 def test_latent_solver_accepts_the_gan_prior():

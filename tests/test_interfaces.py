@@ -1,5 +1,6 @@
 """The named interfaces: the model factory, the protocols, complete configs, the checkpoint
-format's version check, one home per utility, and the installed wheel."""
+format's version check, one home per utility, and the installed wheel (the library alone: no book
+code, and every module imports without the book's packages)."""
 
 import ast
 import inspect
@@ -8,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,35 @@ SMALL = {"funknn": dict(in_channels=1, network="mlp"), "liif": dict(width=4, blo
          "gasp": dict(image_size=16, latent_dim=4, frequencies=4, hidden=(8,), hypernet=(8,),
                       disc_channels=(4,))}
 ROOT = Path(__file__).resolve().parents[1]
+#: what the book and the notebooks use and the library must not need at import time
+BOOK_PACKAGES = ("matplotlib", "pandas", "myst_nb", "IPython")
+#: run in a fresh interpreter: import funknn and every module of it with BOOK_PACKAGES blocked
+IMPORT_EVERY_MODULE = f"""
+import importlib, importlib.abc, pkgutil, sys
+BLOCKED = {BOOK_PACKAGES!r}
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"{{name}} is blocked: the library must import without it", name=name)
+        return None
+assert not [m for m in sys.modules if m.split(".")[0] in BLOCKED]
+sys.meta_path.insert(0, Blocker())
+import funknn
+names = sorted(m.name for m in pkgutil.walk_packages(funknn.__path__, "funknn."))
+for name in names:
+    importlib.import_module(name)
+print(funknn.__file__)
+print(" ".join(names))
+"""
+
+
+def library_modules(root: Path) -> list[str]:
+    """The dotted names of every module of ``root/funknn`` (packages included, ``funknn`` itself not)."""
+    names = []
+    for path in sorted((root / "funknn").rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return sorted(n for n in names if n != "funknn")
 
 
 @pytest.mark.parametrize("name", names())
@@ -126,11 +157,25 @@ def test_no_private_name_is_used_outside_its_module():
     assert not offenders, offenders
 
 
+def test_the_library_imports_without_the_books_packages():
+    """Every module of funknn imports with matplotlib, pandas, myst_nb and IPython unavailable:
+    plotting, tables and glue are the book's (funknn_book), never the library's."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", IMPORT_EVERY_MODULE], capture_output=True, text=True, env=env,
+                         cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    where, imported = out.stdout.splitlines()
+    assert Path(where).is_relative_to(ROOT / "funknn") and imported.split() == library_modules(ROOT)
+    assert not [n for n in library_modules(ROOT) if "book" in n or "plotting" in n]
+
+
 @pytest.mark.slow
 def test_the_wheel_installs_and_loads_a_pretrained_model(tmp_path):
     """A wheel built from the repository, installed into a fresh virtual environment (the
     dependencies come from this environment's site-packages, funknn only from the wheel), runs
-    funknn.pretrained("photos_factor") from outside the source tree."""
+    funknn.pretrained("photos_factor") from outside the source tree. The wheel holds the library
+    and its checkpoints only (every module of funknn/, no book code), and every module of it
+    imports with the book's packages blocked."""
     source = tmp_path / "source"          # a copy: the build leaves nothing in the repository
     for part in ("funknn", "data/checkpoints"):
         shutil.copytree(ROOT / part, source / part, ignore=shutil.ignore_patterns("__pycache__"))
@@ -140,6 +185,11 @@ def test_the_wheel_installs_and_loads_a_pretrained_model(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                     "-w", str(wheels), str(source)], check=True)
     wheel = next(wheels.glob("funknn-*.whl"))
+    files = zipfile.ZipFile(wheel).namelist()
+    code_files = sorted(f for f in files if f.endswith(".py"))
+    assert code_files == sorted(str(p.relative_to(ROOT)) for p in (ROOT / "funknn").rglob("*.py"))
+    assert all(f.startswith(("funknn/", "funknn-")) for f in files), files
+    assert not [f for f in files if "book" in f or "plotting" in f], files
     env_dir = tmp_path / "env"
     venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
@@ -155,3 +205,8 @@ def test_the_wheel_installs_and_loads_a_pretrained_model(tmp_path):
     out = subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True, cwd=tmp_path,
                          env=env).stdout.split("\n")
     assert out[0].startswith(site) and out[1] == "torch.Size([1, 3, 16, 16])", out
+    blocked = subprocess.run([str(python), "-c", IMPORT_EVERY_MODULE], capture_output=True, text=True,
+                             cwd=tmp_path, env=env)
+    assert blocked.returncode == 0, blocked.stderr
+    where, imported = blocked.stdout.splitlines()
+    assert where.startswith(site) and imported.split() == library_modules(ROOT)

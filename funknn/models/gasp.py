@@ -198,7 +198,7 @@ class PointCloudDiscriminator(nn.Module):
 
 class GASP(nn.Module):
     """Generator (hypernetwork → function weights) and discriminator of GASP, in one module
-    (one checkpoint holds both; :func:`funknn.generative.train_gasp` trains them).
+    (one checkpoint holds both; :func:`funknn.tasks.gasp.train_gasp` trains them).
 
     Args:
         image_size: side of the training grid (the discriminator's point set).
@@ -270,6 +270,11 @@ class GASP(nn.Module):
     def regularised_image(self, low: torch.Tensor) -> torch.Tensor:
         """The function rendered on its training grid, (B, C, d, d): what a TV regulariser sees."""
         return self.render_weights(low, self.low_size)
+
+    def fine_tuning(self) -> None:
+        """Nothing: :func:`funknn.inverse.solve` searches GASP in its latent space only (the
+        paper's comparison of the priors, Figure 7)."""
+        return None
 
     def render_weights(self, weights: torch.Tensor, size: int | Sequence[int]) -> torch.Tensor:
         """Functions θ rendered at the pixel centres of an H×W grid, with the autograd graph."""

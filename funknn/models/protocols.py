@@ -7,6 +7,7 @@ solvers are typed against (instead of probing attributes).
   the output pixel's size, the *cell* (LIIF).
 - :class:`FixedScaleModel`: maps an image to one fixed multiple of its size (the U-Net); not a
   function of coordinates.
+- :class:`FineTuning`: what a latent prior lets the inverse-problem solver fine-tune.
 
 :func:`kind` tells which one a model is. The protocols are ``runtime_checkable``: a model of
 another library fits by having the same methods, no base class needed.
@@ -14,9 +15,12 @@ another library fits by having the same methods, no base class needed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
+from torch import nn
 
 
 @runtime_checkable
@@ -53,6 +57,19 @@ class Configured(Protocol):
     arguments (:func:`funknn.models.build` and :mod:`funknn.checkpoints`)."""
 
     config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FineTuning:
+    """What a latent prior fine-tunes after the latent search of :func:`funknn.inverse.solve`,
+    with the latent noise ``w`` fixed: the parameters named ``trained`` (names in
+    ``module.named_parameters()``) of ``module``, where ``module(inputs(w))`` is the prior's
+    ``low_resolution(w)``. The other parameters and the buffers of ``module`` stay fixed; the
+    solver trains copies, never ``module`` itself."""
+
+    module: nn.Module
+    trained: tuple[str, ...]
+    inputs: Callable[[torch.Tensor], torch.Tensor]
 
 
 #: any model that :func:`funknn.render` and :func:`funknn.evaluate` accept

@@ -1,4 +1,4 @@
-"""funknn.book: profiles, checkpoint resolution, results files, glue."""
+"""funknn_book (the chapters' helpers): profiles, checkpoint resolution, results files, glue."""
 
 import json
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from funknn import book
+from funknn_book import book
 
 PROFILES = {"quick": dict(steps=600, lr=1e-3, scales=(2, 4, 8), train=False, name="photos",
                           vgg=None, gasp=dict(steps=10, hidden=(64, 64))),

@@ -1,6 +1,6 @@
-"""Forward operators of the inverse problems (Section 4 of the paper): derivatives of a
-continuous image at given coordinates (dense or the largest ones only), and limited-view
-parallel-beam CT through ODL and ASTRA.
+"""Limited-view parallel-beam CT (Section 4.3 of the paper) through ODL's ray transform, with
+ASTRA (on GPU or CPU) or scikit-image as the backend: :class:`LimitedViewCT`, a
+:class:`~funknn.physics.LinearOperator`.
 """
 
 from __future__ import annotations
@@ -11,95 +11,16 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .sampling import as_size, grid_coords
+from ..sampling import as_size
 
-# ----------------------------------------------------------------------------- derivatives
+__all__ = ["IMPLS", "LimitedViewCT", "available_impls"]
 
-
-def measure_gradients(image: torch.Tensor, coords: torch.Tensor | None = None, chunk: int = 4096
-                      ) -> torch.Tensor:
-    """The paper's derivative measurements of a discrete image: the exact gradient (B, N, C, 2)
-    of its cubic-convolution interpolant (Keys, a = −0.5, reflection at the border), by autograd.
-
-    The ground truth is the image itself, not a model's output: use it for the measurements of
-    an n×n test image, so that the prior under test never made the data (no inverse crime).
-
-    Args:
-        image: (B, C, H, W) the ground truth at the reconstruction's resolution.
-        coords: (B, N, 2) measurement locations; default every pixel centre of the image.
-
-    Example:
-        >>> grid = grid_locations(8, 1)[0]
-        >>> ramp = (0.5 * grid[:, 0]).reshape(1, 1, 8, 8)
-        >>> measure_gradients(ramp)[0, 27, 0]         # an inner pixel: ∂u/∂x = 0.5, ∂u/∂y = 0
-        tensor([0.5000, 0.0000])
-    """
-    from .derivatives import gradient
-    from .sampling import Interpolator
-
-    if coords is None:
-        coords = grid_locations(image.shape[-2:], image.shape[0]).to(image.device, image.dtype)
-    return gradient(Interpolator("cubic_conv"), image, coords, chunk=chunk)
+#: the ray-transform backends, in the order of preference of ``impl=None``
+IMPLS = ("astra_cuda", "astra_cpu", "skimage")
 
 
-def grid_locations(size: int | Sequence[int], batch: int) -> torch.Tensor:
-    """Pixel-centre coordinates of an H×W grid, (B, H·W, 2): the dense measurement locations.
-
-    The derivative operator of eq. 3 itself is :func:`funknn.derivatives.gradient`."""
-    H, W = as_size(size)
-    return grid_coords(H, W).unsqueeze(0).expand(batch, -1, -1).contiguous()
-
-
-def largest_gradients(grad: torch.Tensor, fraction: float = 0.2) -> torch.Tensor:
-    """Indices of the locations with the largest gradient magnitude (the sparse measurements
-    of eq. 4).
-
-    Args:
-        grad: (B, N, C, 2) gradients at N locations.
-        fraction: share of the locations kept (the paper: 20%).
-
-    Returns:
-        (B, k) indices, k = round(fraction · N), largest first.
-    """
-    if grad.dim() != 4 or grad.shape[-1] != 2:
-        raise ValueError(f"grad must have shape (B, N, C, 2), got {tuple(grad.shape)}")
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    k = max(1, int(round(fraction * grad.shape[1])))
-    magnitude = grad.detach().pow(2).sum(dim=(-1, -2))                    # (B, N)
-    return magnitude.topk(k, dim=1).indices
-
-
-def take_locations(index: torch.Tensor, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """The entries at ``index`` (B, k) along dimension 1 of each (B, N, …) tensor: e.g. the
-    coordinates and gradients of the locations :func:`largest_gradients` keeps.
-
-    Example:
-        >>> coords, grads = grid_locations(4, 2), torch.arange(32.).reshape(2, 16, 1, 1).expand(-1, -1, 1, 2)
-        >>> c, g = take_locations(torch.tensor([[15, 0], [3, 4]]), coords, grads)
-        >>> c.shape, g[1, :, 0, 0].tolist()
-        (torch.Size([2, 2, 2]), [19.0, 20.0])
-    """
-    if index.dim() != 2:
-        raise ValueError(f"index must have shape (B, k), got {tuple(index.shape)}")
-    out = []
-    for t in tensors:
-        if t.dim() < 2 or t.shape[0] != index.shape[0]:
-            raise ValueError(f"a tensor of shape {tuple(t.shape)} has no (B = {index.shape[0]}, N) "
-                             "dimensions")
-        idx = index.to(t.device).reshape(*index.shape, *([1] * (t.dim() - 2)))
-        out.append(t.gather(1, idx.expand(-1, -1, *t.shape[2:])))
-    return tuple(out)
-
-
-def location_mask(index: torch.Tensor, count: int) -> torch.Tensor:
-    """(B, count) boolean mask that is True at the locations ``index`` (B, k)."""
-    return torch.zeros(index.shape[0], count, dtype=torch.bool, device=index.device).scatter_(1, index, True)
-
-
-# ----------------------------------------------------------------------------- CT
-
-def _available_impls() -> list[str]:
+def available_impls() -> list[str]:
+    """The backends of ``IMPLS`` that are installed here (ODL's detection), in that order."""
     from odl.applications.tomo.backends import ASTRA_AVAILABLE, ASTRA_CUDA_AVAILABLE, SKIMAGE_AVAILABLE
 
     impls = []
@@ -126,13 +47,19 @@ class LimitedViewCT:
             available in that order.
         detector_pixels: detector cells (default ⌈√2 · max(H, W)⌉).
 
-    ``A(x)``: (B, 1, H, W) → (B, 1, angles, detectors), differentiable; ``A_adjoint(y)``: the
-    adjoint for the plain dot product of tensors, ⟨A x, y⟩ = ⟨x, A_adjoint y⟩ (ODL's own
-    ``adjoint`` is taken in inner products weighted by the cell sizes, which differs by the ratio
-    ``weight_ratio`` of the cell volumes); autograd's gradient through ``A`` equals
-    ``A_adjoint``. ``fbp(y)``: filtered back-projection (Hann filter). ``measure(x, snr_db)``:
-    noisy data.
+    ``A(x)`` (or ``ct(x)``): (B, 1, H, W) → (B, 1, angles, detectors), differentiable;
+    ``A_adjoint(y)`` (or ``ct.adjoint(y)``): the adjoint for the plain dot product of tensors,
+    ⟨A x, y⟩ = ⟨x, A_adjoint y⟩ (ODL's own ``adjoint`` is taken in inner products weighted by the
+    cell sizes, which differs by the ratio ``weight_ratio`` of the cell volumes); autograd's
+    gradient through ``A`` equals ``A_adjoint``. The adjoint is exact to float32 rounding with
+    ASTRA, and to ~0.3% with scikit-image, whose back-projection interpolates differently from
+    its projection (:func:`~funknn.physics.adjoint_error`). ``fbp(y)``: filtered back-projection (Hann
+    filter). ``measure(x, snr_db)``: noisy data. As a :class:`~funknn.physics.LinearOperator`:
+    ``domain_shape`` = (1, H, W), ``range_shape`` = (1, angles, detectors), any batch size.
     """
+
+    #: applies to batches of any size
+    batch: int | None = None
 
     def __init__(self, image_size: int | Sequence[int], num_angles: int = 90,
                  angle_range: tuple[float, float] = (-70.0, 70.0), impl: str | None = None,
@@ -150,12 +77,12 @@ class LimitedViewCT:
         lo, hi = (float(a) for a in angle_range)
         if not -180 <= lo < hi <= 180:
             raise ValueError(f"angle_range must satisfy -180 <= min < max <= 180 degrees, got {angle_range}")
-        impls = _available_impls()
+        impls = available_impls()
         if impl is None:
             if not impls:
                 raise RuntimeError("no ray-transform backend: install astra-toolbox or scikit-image")
             impl = impls[0]
-        elif impl not in ("astra_cuda", "astra_cpu", "skimage"):
+        elif impl not in IMPLS:
             raise ValueError(f"unknown impl {impl!r}; expected 'astra_cuda', 'astra_cpu' or 'skimage'")
         elif impl not in impls:
             raise RuntimeError(f"impl {impl!r} is not available here; available: {impls}")
@@ -182,7 +109,18 @@ class LimitedViewCT:
 
     @property
     def data_shape(self) -> tuple[int, int]:
+        """The shape of one sinogram, (angles, detectors)."""
         return (self.num_angles, self.detector_pixels)
+
+    @property
+    def domain_shape(self) -> tuple[int, ...]:
+        """The shape of one image, (1, H, W)."""
+        return (1, *self.image_size)
+
+    @property
+    def range_shape(self) -> tuple[int, ...]:
+        """The shape of one sinogram with its channel, (1, angles, detectors)."""
+        return (1, *self.data_shape)
 
     def check(self, x: torch.Tensor, shape: tuple[int, int], name: str) -> None:
         """Raise ``ValueError`` unless ``x`` is ``(B, 1, *shape)`` (``image_size`` or ``data_shape``)."""
@@ -200,6 +138,14 @@ class LimitedViewCT:
         """Back-projection (B, 1, H, W): the adjoint of ``A`` for the plain dot product."""
         self.check(y, self.data_shape, "y")
         return (self.weight_ratio * self._AT(y.float())).to(y.dtype)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """``A(x)``: the forward map of the :class:`~funknn.physics.LinearOperator` interface."""
+        return self.A(x)
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        """``A_adjoint(y)``: the adjoint of the :class:`~funknn.physics.LinearOperator` interface."""
+        return self.A_adjoint(y)
 
     def fbp(self, y: torch.Tensor) -> torch.Tensor:
         """Filtered back-projection (B, 1, H, W) of projections (B, 1, angles, detectors)."""

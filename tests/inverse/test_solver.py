@@ -1,3 +1,6 @@
+"""funknn.inverse.solver: the latent-space solver with a continuous generative prior, and what the
+prior lets it fine-tune."""
+
 import pytest
 import torch
 
@@ -6,15 +9,13 @@ from funknn.generative import ContinuousGenerator
 from funknn.inverse import (
     CTProblem,
     DerivativeProblem,
+    FineTuning,
     SolverConfig,
-    pixel_gradient,
-    poisson_tv,
     solve,
-    total_variation,
     tv_least_squares,
 )
 from funknn.metrics import si_snr, snr
-from funknn.models import Autoencoder, FunkNN, RealNVP
+from funknn.models import GASP, Autoencoder, FunkNN, RealNVP
 from funknn.physics import LimitedViewCT, grid_locations
 
 
@@ -33,17 +34,6 @@ def _measured(G, count, n, seed):
     with torch.no_grad():
         truth = G.render(ws, n)
     return ws, coords, truth, gradient(G.funknn, G.low_resolution(ws), coords)
-
-
-def test_total_variation_and_pixel_gradient():
-    flat = torch.ones(2, 1, 8, 8)
-    assert torch.allclose(total_variation(flat), torch.full((2,), 1e-4))
-    coords = grid_locations(8, 1)
-    ramp = (0.3 * coords[0, :, 0] - 0.2 * coords[0, :, 1]).reshape(1, 1, 8, 8)
-    g = pixel_gradient(ramp)
-    assert g.shape == (1, 64, 1, 2)
-    assert torch.allclose(g[..., 0], torch.full((1, 64, 1), 0.3), atol=1e-5)
-    assert torch.allclose(g[..., 1], torch.full((1, 64, 1), -0.2), atol=1e-5)
 
 
 def test_solver_recovers_a_generated_image_from_its_derivatives():
@@ -106,26 +96,6 @@ def test_a_batch_of_images_is_solved_as_each_would_be_alone():
     assert not torch.allclose(together["image"], together["latent_image"])     # fine-tuning did something
 
 
-def test_poisson_integration_recovers_up_to_a_constant():
-    coords = grid_locations(16, 1)
-    x, yy = coords[0, :, 0], coords[0, :, 1]
-    image = torch.exp(-(x ** 2 + yy ** 2) / 0.2).reshape(1, 1, 16, 16)
-    g = pixel_gradient(image)
-    rec = poisson_tv(g, None, 16, steps=1500, lr=5e-2)
-    assert si_snr(rec, image) > 25
-    mask = torch.zeros(1, 256, dtype=torch.bool)
-    mask[:, ::2] = True
-    assert si_snr(poisson_tv(g, mask, 16, tv_weight=1e-3, steps=800, lr=5e-2), image) > 10
-    with pytest.raises(ValueError, match="locations"):
-        poisson_tv(g[:, :100], None, 16)
-    # a batch: each image as alone (relative scales are per image), though their gradients differ 10×
-    pair, masks = torch.cat([g, 10 * g.roll(7, 1)]), torch.cat([mask, mask.roll(3, 1)])
-    both = poisson_tv(pair, masks, 16, tv_weight=0.05, steps=30, lr=5e-2)
-    for i in range(2):
-        alone = poisson_tv(pair[i:i + 1], masks[i:i + 1], 16, tv_weight=0.05, steps=30, lr=5e-2)
-        assert torch.allclose(both[i:i + 1], alone, atol=1e-5)
-
-
 def test_solve_leaves_the_prior_untouched_weights_flags_and_grads():
     G = _generator()
     G.funknn.net.fc_in.weight.requires_grad_(False)    # a caller's own choice of frozen weights
@@ -140,20 +110,38 @@ def test_solve_leaves_the_prior_untouched_weights_flags_and_grads():
     assert all(p.grad is None for p in G.parameters())
 
 
-def test_relative_regularisation_scales_are_unit_free():
-    from funknn.inverse import mean_gradient_magnitude
+def test_the_solver_fine_tunes_what_the_prior_names():
+    G = _generator()
+    tuning = G.fine_tuning()
+    assert isinstance(tuning, FineTuning)
+    named = dict(tuning.module.named_parameters())
+    parts = (G.autoencoder.from_latent, G.autoencoder.decoder)
+    decoder = {id(p) for part in parts for p in part.parameters()}
+    assert {id(named[k]) for k in tuning.trained} == decoder and len(tuning.trained) == len(decoder)
+    w = torch.randn(2, 8)
+    with torch.no_grad():
+        assert torch.allclose(tuning.module(tuning.inputs(w)), G.low_resolution(w))
+    gasp = GASP(image_size=16, latent_dim=8, frequencies=8, hidden=(16,), hypernet=(32,),
+                disc_channels=(8, 16))
+    assert gasp.fine_tuning() is None
 
-    coords = grid_locations(32, 1)
-    for n in (16, 48):                    # a ramp's mean |∇u| in coordinates, at any resolution
-        grid = grid_locations(n, 1)[0]
-        ramp = (0.3 * grid[:, 0] - 0.4 * grid[:, 1]).reshape(1, 1, n, n)
-        assert torch.allclose(mean_gradient_magnitude(ramp), torch.tensor([0.5]), atol=1e-4)
-    g = torch.randn(1, coords.shape[1], 1, 2)
-    p, p10 = DerivativeProblem(coords, g, 32), DerivativeProblem(coords, 10 * g, 32)
-    assert abs(float(p10.data_scale / p.data_scale) - 100) < 1e-3
-    assert abs(float(p10.tv_scale / p.tv_scale) - 10) < 1e-4
-    assert abs(float(p.tv_scale) - float(g.norm(dim=-1).mean())) < 1e-5
-    with pytest.raises(ValueError, match="scale"):
-        SolverConfig(scale="log")
-    with pytest.raises(ValueError, match="scale"):
-        poisson_tv(g.expand(1, -1, -1, -1), None, 32, scale="log")
+    class LastLayerOnly(ContinuousGenerator):          # a prior that fine-tunes its last layer only
+        def fine_tuning(self):
+            full = super().fine_tuning()
+            return FineTuning(full.module, full.trained[-2:], full.inputs)
+
+    last = LastLayerOnly(G.autoencoder, G.flow, G.funknn)
+    _, coords, truth, grads = _measured(G, 1, 12, seed=2)
+    problem = DerivativeProblem(coords, grads, 12)
+    config = SolverConfig(steps=3, finetune_steps=3, finetune_lr=1e-2)
+    out, full = (solve(prior, problem, config, progress=False) for prior in (last, G))
+    assert torch.equal(out["latent_image"], full["latent_image"])         # the same latent phase
+    assert not torch.allclose(out["image"], out["latent_image"])
+    assert not torch.allclose(out["image"], full["image"])
+
+    class Unknown(ContinuousGenerator):
+        def fine_tuning(self):
+            return FineTuning(super().fine_tuning().module, ("no.such.weight",), self.flow)
+
+    with pytest.raises(ValueError, match="fine_tuning: trained must name parameters"):
+        solve(Unknown(G.autoencoder, G.flow, G.funknn), problem, config, progress=False)

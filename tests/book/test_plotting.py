@@ -1,4 +1,4 @@
-"""funknn.plotting: the chapters' recurring figures draw what they are given."""
+"""funknn_book.plotting: the chapters' recurring figures draw what they are given."""
 
 import matplotlib
 
@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from funknn import plotting  # noqa: E402
+from funknn_book import plotting  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from funknn import book
+from funknn_book import book
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "notebooks" / "results_at_a_glance.ipynb"
 
 

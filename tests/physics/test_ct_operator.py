@@ -1,9 +1,10 @@
+"""funknn.physics.ct: the limited-view CT operator (ODL's ray transform, ASTRA or scikit-image)."""
+
 import numpy as np
 import pytest
 import torch
 
-from funknn.derivatives import gradient
-from funknn.physics import LimitedViewCT, grid_locations, largest_gradients
+from funknn.physics import IMPLS, LimitedViewCT, LinearOperator, available_impls
 
 
 @pytest.fixture(scope="module")
@@ -72,19 +73,13 @@ def test_ct_noise_level_and_fbp_quality():
     assert snr(full.fbp(y), x).mean() > snr(limited.fbp(limited.A(x)), x).mean()
 
 
-def test_largest_gradients_and_gradient():
-    grad = torch.zeros(2, 10, 1, 2)
-    grad[0, 3, 0, 0], grad[0, 7, 0, 1], grad[1, 1, 0, 0] = 5.0, -4.0, 1.0
-    idx = largest_gradients(grad, fraction=0.2)
-    assert idx.shape == (2, 2) and idx[0].tolist() == [3, 7] and idx[1, 0] == 1
-    with pytest.raises(ValueError, match="fraction"):
-        largest_gradients(grad, 0.0)
-    from funknn.sampling import Interpolator
-
-    coords = grid_locations(8, 2)
-    assert coords.shape == (2, 64, 2)
-    x, y = coords[0, :, 0], coords[0, :, 1]
-    image = (0.5 * x + 0.25 * y).reshape(1, 1, 8, 8).expand(2, -1, -1, -1).contiguous()
-    g = gradient(Interpolator("cubic_conv", boundary="extrapolate"), image, coords)
-    assert torch.allclose(g[..., 0, 0], torch.full((2, 64), 0.5), atol=1e-5)
-    assert torch.allclose(g[..., 0, 1], torch.full((2, 64), 0.25), atol=1e-5)
+def test_ct_is_a_linear_operator_with_its_backends():
+    ct = LimitedViewCT(16, 10)
+    assert isinstance(ct, LinearOperator) and ct.batch is None
+    assert ct.domain_shape == (1, 16, 16) and ct.range_shape == (1, 10, 23)
+    x, y = torch.rand(2, 1, 16, 16), torch.rand(2, 1, 10, 23)
+    assert torch.equal(ct(x), ct.A(x)) and torch.equal(ct.adjoint(y), ct.A_adjoint(y))
+    impls = available_impls()
+    assert impls and set(impls) <= set(IMPLS) and ct.impl == impls[0]
+    with pytest.raises(ValueError, match="y must have shape"):
+        ct.adjoint(x)

@@ -1,11 +1,13 @@
+"""Super-resolution training on the engine (funknn.tasks.super_resolution): pairs, pixel batches,
+losses, ``train``, its checkpoints and resuming."""
+
 import pytest
 import torch
 
 import funknn
 from funknn.checkpoints import read
 from funknn.data import embedded_photos
-from funknn.evaluation import evaluate
-from funknn.training import TrainConfig, make_pair, pixel_batch, train
+from funknn.tasks.super_resolution import TrainConfig, make_pair, pixel_batch, train
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +37,7 @@ def test_make_pair_sizes(mode, expect):
             assert 4 <= d < 16 and t == 2 * d
 
 
+
 def test_pixel_batch_values_match_coords():
     target = torch.rand(2, 3, 6, 5)
     coords, values = pixel_batch(target, 10, torch.Generator().manual_seed(0))
@@ -43,8 +46,9 @@ def test_pixel_batch_values_match_coords():
     assert torch.allclose(values, again, atol=1e-6)
 
 
+
 def test_training_lowers_the_loss(photos):
-    from funknn.training import image_loss
+    from funknn.tasks.super_resolution import image_loss
 
     torch.manual_seed(0)
     model = funknn.FunkNN(3, network="mlp")
@@ -60,6 +64,7 @@ def test_training_lowers_the_loss(photos):
     train(model, photos, config, progress=False)
     after = held_out_loss()
     assert after < 0.9 * before, (before, after)
+
 
 
 def test_checkpoint_round_trip_and_resume(tmp_path, photos):
@@ -87,6 +92,7 @@ def test_checkpoint_round_trip_and_resume(tmp_path, photos):
     assert not loaded.training
 
 
+
 def test_resume_refuses_other_settings(tmp_path, photos):
     ckpt = tmp_path / "run.pt"
     train(funknn.FunkNN(3), photos, small_config(steps=2), checkpoint=ckpt, progress=False)
@@ -96,32 +102,6 @@ def test_resume_refuses_other_settings(tmp_path, photos):
         train(funknn.FunkNN(3, network="mlp"), photos, small_config(steps=4), checkpoint=ckpt,
               progress=False)
 
-
-def test_save_load_and_errors(tmp_path):
-    model = funknn.FunkNN(1, kernel="cubic_conv", network="mlp")
-    path = tmp_path / "m.pt"
-    funknn.save(model, path, command="test", data="none")
-    loaded = funknn.load(path)
-    assert loaded.config == model.config and loaded.meta["command"] == "test"
-    x, c = torch.rand(1, 1, 8, 8), torch.rand(1, 5, 2) * 2 - 1
-    assert torch.equal(model.eval()(c, x), loaded(c, x))
-    assert not list(tmp_path.glob(".*.tmp")), "atomic write left a temporary file"
-
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        funknn.load(tmp_path / "missing.pt")
-    (tmp_path / "corrupt.pt").write_bytes(b"garbage")
-    with pytest.raises(ValueError, match="corrupt"):
-        funknn.load(tmp_path / "corrupt.pt")
-    torch.save({"weights": 1}, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="not a funknn checkpoint"):
-        funknn.load(tmp_path / "other.pt")
-    record = torch.load(path, weights_only=True)
-    record["state_dict"].pop("scale")
-    torch.save(record, tmp_path / "mismatch.pt")
-    with pytest.raises(ValueError, match="does not match"):
-        funknn.load(tmp_path / "mismatch.pt")
-    with pytest.raises(TypeError, match="cannot save"):
-        funknn.save(torch.nn.Linear(2, 2), tmp_path / "lin.pt")
 
 
 def test_bad_config():
@@ -134,22 +114,6 @@ def test_bad_config():
     with pytest.raises(ValueError, match="lr"):
         TrainConfig(lr=-1.0)
 
-
-def test_evaluate_interpolator():
-    from funknn.sampling import Interpolator
-
-    high = embedded_photos("test", short_side=64).tiles(32)
-    res = evaluate(Interpolator("bicubic"), high, 8, scales=(2, 4))
-    assert set(res) == {2, 4}
-    assert res[2]["snr"].shape == (len(high),)
-    assert res[2]["snr"].mean() > res[4]["snr"].mean()
-
-
-def test_pretrained_listing_and_errors():
-    names = funknn.available_pretrained()
-    assert "photos_factor" in names
-    with pytest.raises(ValueError, match="unknown pretrained"):
-        funknn.pretrained("nope")
 
 
 def test_training_on_bumps_with_gradient_loss(tmp_path):
@@ -164,6 +128,7 @@ def test_training_on_bumps_with_gradient_loss(tmp_path):
     with pytest.raises(ValueError, match="exact derivatives"):
         train(funknn.FunkNN(3), embedded_photos("train", short_side=48), small_config(gradient_weight=1.0),
               progress=False)
+
 
 
 def test_laplacian_loss_with_log_l2_and_extrapolation_trains(tmp_path):
@@ -182,15 +147,6 @@ def test_laplacian_loss_with_log_l2_and_extrapolation_trains(tmp_path):
     with pytest.raises(ValueError, match="laplacian_weight"):
         small_config(laplacian_weight=-1.0)
 
-
-def test_shipped_checkpoint_loads_with_its_command():
-    model = funknn.pretrained("photos_factor")
-    assert model.meta["command"].startswith("python -m funknn train --mode factor")
-    assert model.meta["steps"] == model.meta["train_config"]["steps"]
-    assert funknn.count_parameters(model) == 140_933
-    low = torch.rand(1, 3, 12, 10)
-    with torch.no_grad():
-        assert funknn.render(model, low, (48, 40), hierarchical=True).shape == (1, 3, 48, 40)
 
 
 @pytest.mark.parametrize("kind", ["liif", "unet"])
@@ -220,20 +176,13 @@ def test_baselines_train_save_and_resume(tmp_path, photos, kind):
         assert torch.equal(a, b)
 
 
+
 def test_fixed_scale_model_refuses_other_modes(photos):
     from funknn.models import UNet
 
     with pytest.raises(ValueError, match="single"):
         train(UNet(width=4, depth=2), photos, small_config(mode="factor"), progress=False)
 
-
-@pytest.mark.parametrize("name", ["photos_single", "photos_continuous", "photos_unet", "photos_liif_140k",
-                                  "photos_liif_edsr"])
-def test_table1_checkpoints_ship_with_their_commands(name):
-    model = funknn.pretrained(name)
-    assert model.meta["command"].startswith("python -m funknn train")
-    assert model.meta["steps"] == model.meta["train_config"]["steps"]
-    assert funknn.count_parameters(model) == model.meta["parameters"]
 
 
 def test_release_keeps_the_model_and_refuses_resume(tmp_path, photos):
@@ -253,12 +202,24 @@ def test_release_keeps_the_model_and_refuses_resume(tmp_path, photos):
         train(funknn.FunkNN(3, network="mlp"), photos, small_config(steps=4), checkpoint=out, progress=False)
 
 
-def test_step_seconds_times_adam_steps():
-    from funknn.training import step_seconds
+def test_the_old_homes_reexport_the_moved_names():
+    import funknn.engine as engine
+    import funknn.generative as generative
+    import funknn.training as training
+    from funknn import checks
+    from funknn.tasks import gasp, prior, super_resolution
 
-    m = torch.nn.Linear(4, 1)
-    before = m.weight.detach().clone()
-    assert step_seconds(m, lambda: m(torch.ones(3, 4)).sum(), repeats=3, lr=0.1) > 0
-    assert not torch.equal(before, m.weight)             # four Adam steps were taken
-    with pytest.raises(ValueError, match="repeats"):
-        step_seconds(m, lambda: m(torch.ones(3, 4)).sum(), repeats=0)
+    for name in ("TrainConfig", "MODES", "LOSSES", "FunctionSource", "train", "make_pair", "pixel_batch",
+                 "draw_low_size", "low_resolution_sizes", "loss_value", "function_loss", "image_loss",
+                 "crop_each"):
+        assert getattr(training, name) is getattr(super_resolution, name), name
+    for name in ("step_cost", "step_seconds", "optimise", "AMP", "autocast", "run_adam", "StepConfig",
+                 "check_resume", "run_record", "restore_generators", "learning_rate", "LazyStream"):
+        assert getattr(training, name) is getattr(engine, name), name
+    assert training.check_lr_drop is checks.lr_drop
+    for name in ("PERCEPTUAL", "FitConfig", "FlowConfig", "autoencoder_loss", "first", "train_autoencoder",
+                 "train_flow"):
+        assert getattr(generative, name) is getattr(prior, name), name
+    for name in ("GASPConfig", "gasp_step", "train_gasp"):
+        assert getattr(generative, name) is getattr(gasp, name), name
+    assert funknn.TrainConfig is TrainConfig and funknn.train is train
