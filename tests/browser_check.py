@@ -77,7 +77,7 @@ MACHINE_PATH = re.compile(r"(?<![\w.~/-])/(?:work|tmp|home|root|Users|mnt|var/fo
 ZOOM_WINDOW = {"scale": 3, "size": 36, "x": 56, "y": 30}
 #: largest |page - PyTorch| accepted on the zoom page (intensities in [0, 1]; float32 in both,
 #: onnxruntime-web's WebAssembly kernels against PyTorch's CPU kernels)
-ZOOM_TOLERANCE = 1e-5
+ZOOM_TOLERANCE = 2e-5
 
 # What the page reports, gathered in the browser once MathJax has finished.
 PAGE_SCRIPT = r"""
