@@ -88,7 +88,7 @@ class RandomBumps:
     """A training source of fresh random :class:`GaussianBumps` at every step, with exact values,
     gradients and Laplacians at random continuous coordinates (no pixel grid for the targets).
 
-    Used by :func:`funknn.training.train` in place of an :class:`ImageCollection`.
+    Used by :func:`funknn.tasks.super_resolution.train` in place of an :class:`ImageCollection`.
 
     Args:
         sigma_range: range of σ (the paper: [0.1, 0.4]).

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import torch
 
+from ..engine import optimise
 from ..physics import LimitedViewCT
 from ..sampling import as_size
-from ..training import optimise
 from .problems import SCALES
 from .regularisers import mean_gradient_magnitude, total_variation
 

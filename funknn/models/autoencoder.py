@@ -10,8 +10,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ResBlock
+from .registry import register
 
 
+@register("autoencoder", task="autoencoder")
 class Autoencoder(nn.Module):
     """Encoder: a stem convolution, then per level a residual Conv+ReLU block and a stride-2
     convolution (down-sampling), down to a ``bottleneck × bottleneck`` map, then a linear layer to the

@@ -10,8 +10,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..sampling import check_coords, check_image
+from ..sampling import Interpolator, check_coords, check_image
 from .blocks import ResBlock
+from .registry import register
 
 # ----------------------------------------------------------------------------- LIIF
 
@@ -40,6 +41,9 @@ LIIF_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+@register("liif-140k", task="super-resolution", preset="140k")
+@register("liif-edsr", task="super-resolution", preset="edsr")
+@register("liif", task="super-resolution")
 class LIIF(nn.Module):
     """Local implicit image function (Chen et al., CVPR 2021), written from the paper.
 
@@ -143,6 +147,7 @@ def _double_conv(cin: int, cout: int) -> nn.Sequential:
                          nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU(inplace=True))
 
 
+@register("unet", task="super-resolution")
 class UNet(nn.Module):
     """U-Net (Ronneberger et al. 2015) for super-resolution by one fixed factor.
 
@@ -213,3 +218,7 @@ class UNet(nn.Module):
         for k in reversed(range(len(self.up))):
             h = self.merge[k](torch.cat([skips[k], self.up[k](h)], dim=1))
         return x + self.out(h) if self.bicubic_skip else self.out(h)
+
+
+#: plain interpolation, the baseline without learning (defined beside the sampler)
+register("interpolator", Interpolator)

@@ -16,6 +16,8 @@ from typing import cast
 import torch
 from torch import nn
 
+from .registry import register
+
 
 class ActNorm(nn.Module):
     """Per-dimension affine map ``y = (x - loc) · exp(-log_scale)`` in the normalising
@@ -80,6 +82,7 @@ class AffineCoupling(nn.Module):
         return (y - t) * torch.exp(-s)
 
 
+@register("realnvp", task="flow")
 class RealNVP(nn.Module):
     """RealNVP flow on vectors of size ``dim``.
 

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..sampling import check_coords, check_image, check_kernel, cubic_conv_patches, sample
+from .registry import register
 
 NETWORKS = ("cnn", "mlp")
 ACTIVATIONS = ("relu", "sine")
@@ -119,6 +120,7 @@ def _check_arguments(in_channels: int, network: str, kernel: str, patch_size: in
         raise ValueError(f"patch_size must be a positive odd number, got {patch_size}")
 
 
+@register("funknn", task="super-resolution")
 class FunkNN(nn.Module):
     r"""Functional neural network: :math:`u(\mathbf{x}) = \mathrm{CNN}(\mathrm{ST}(\mathbf{x}, I))`.
 

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..sampling import check_coords, check_image, grid_coords
+from .registry import register
 
 SLOPE = 0.2   # LeakyReLU's negative slope, in the function, the hypernetwork and the discriminator
 
@@ -196,6 +197,7 @@ class PointCloudDiscriminator(nn.Module):
         return self.head(x)[:, 0, 0]
 
 
+@register("gasp", task="gasp")
 class GASP(nn.Module):
     """Generator (hypernetwork → function weights) and discriminator of GASP, in one module
     (one checkpoint holds both; :func:`funknn.tasks.gasp.train_gasp` trains them).

@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from .. import checks, distributed
-from ..data import ImageCollection, resize
+from ..data import ImageCollection, random_crops, resize
 from ..engine import LazyStream, run_adam
 from ..models.protocols import FixedScaleModel, SuperResolver
 from ..rendering import query
@@ -202,21 +202,9 @@ def image_loss(model: SuperResolver, data: ImageCollection | torch.Tensor, confi
     return loss_value(config.loss, query(model, coords, low, target.shape[-2:]), values)
 
 
-def crop_each(images: torch.Tensor, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One random crop of side ``size`` of each image (B, C, H, W), flipped left-right with
-    probability 1/2 (the random choices as :meth:`~funknn.data.ImageCollection.random_crops`)."""
-    B, _, H, W = images.shape
-    if H < size or W < size:
-        raise ValueError(f"crop size {size} exceeds the streamed images' size {H}×{W}")
-    crops = []
-    for b in range(B):
-        top = int(torch.randint(H - size + 1, (1,), generator=generator))
-        left = int(torch.randint(W - size + 1, (1,), generator=generator))
-        crop = images[b, :, top:top + size, left:left + size]
-        if bool(torch.randint(2, (1,), generator=generator)):
-            crop = crop.flip(-1)
-        crops.append(crop)
-    return torch.stack(crops)
+#: one random crop of side ``size`` of each image (B, C, H, W), flipped left-right with probability
+#: 1/2: :func:`funknn.data.random_crops`, the one crop helper (kept under its former name)
+crop_each = random_crops
 
 
 def train(model: nn.Module, data: ImageCollection | FunctionSource | Dataset, config: TrainConfig, *,
