@@ -1,6 +1,7 @@
 # funknn: two commands do everything.
 #   make book   create .venv, install the pinned dependencies, execute every notebook on the
-#               embedded data with papermill, build the Jupyter Book (_build/html)
+#               embedded data with papermill, prepare the live zoom page (npm ci of book/'s
+#               lockfile, ONNX export of the shipped models), build the Jupyter Book (_build/html)
 #   make test   same set-up, then lint (ruff, with a complexity limit), the type check (mypy),
 #               unit tests and docstring examples, notebook execution checked by nbval, and a
 #               strict book build (warnings are errors), then every page of it opened in headless
@@ -36,7 +37,14 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 JOBS ?= 2
 THREADS ?= 1
 
-.PHONY: book test install lint typecheck unit notebooks nbval book-strict browser clean
+# The live zoom page (book/live_zoom.md): onnxruntime-web from the npm registry, pinned by
+# book/package-lock.json (npm ci; no install scripts), and the page's models, images and runtime
+# written by book/prepare_zoom.py into book/_static/zoom/, which the book build copies.
+NPM ?= npm
+NODE_STAMP := book/node_modules/.package-lock.json
+ZOOM := book/_static/zoom/manifest.json
+
+.PHONY: book test install lint typecheck unit notebooks nbval book-strict browser clean zoom
 
 install: $(STAMP)
 
@@ -57,13 +65,24 @@ book/executed/%.ipynb: notebooks/%.ipynb $(STAMP) $(wildcard funknn/*.py funknn/
 	@mkdir -p book/executed $(RESULTS)
 	cd notebooks && OMP_NUM_THREADS=$(THREADS) ../$(BIN)/papermill --cwd . -k python3 -p profile $(PROFILE) \
 	    -p results_dir $(RESULTS_PARAM) $*.ipynb ../$@
+	# papermill's injected-parameters cell (results_dir may be an absolute path) left out of the book
+	$(BIN)/python book/hide_injected.py $@
 
 $(GLANCE): $(CHAPTERS)
 
 notebooks: $(STAMP)
 	@$(MAKE) --no-print-directory -j$(JOBS) $(SCHEDULE)
 
-book: notebooks
+$(NODE_STAMP): book/package.json book/package-lock.json
+	$(NPM) ci --prefix book --ignore-scripts --no-audit --no-fund
+	touch $@
+
+$(ZOOM): book/prepare_zoom.py $(NODE_STAMP) $(STAMP) $(wildcard funknn/*.py funknn/*/*.py data/checkpoints/photos_*.pt)
+	OMP_NUM_THREADS=$(THREADS) $(BIN)/python book/prepare_zoom.py
+
+zoom: $(ZOOM)
+
+book: notebooks zoom
 	$(BIN)/jupyter-book build . --path-output _build/book -q
 	@echo "The book is at $(CURDIR)/_build/book/_build/html/index.html"
 
@@ -83,17 +102,19 @@ nbval: notebooks
 	OMP_NUM_THREADS=$(THREADS) $(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --nbval --nbval-current-env \
 	    --nbval-sanitize-with .nbval-sanitize.cfg -p no:odl_plugins $(SCHEDULE)
 
-book-strict: notebooks
+book-strict: notebooks zoom
 	rm -rf _build/book
 	$(BIN)/jupyter-book build . --path-output _build/book -W -n --keep-going -q
 
 # Every page of the strict build in headless Chromium: titles, typeset math (MathJax served from the
 # book), images, error outputs, internal links, nothing fetched from outside; a screenshot of each
-# page in _build/screenshots/. Needs /usr/bin/chromium (.ci/run installs it with apt).
+# page in _build/screenshots/; on the live zoom page, a fixed window rendered in the page and compared
+# with PyTorch, and the render time of its default window printed. Needs /usr/bin/chromium (.ci/run
+# installs it with apt).
 browser: book-strict
 	$(BIN)/python tests/browser_check.py _build/book/_build/html --screenshots _build/screenshots
 
 test: lint typecheck unit nbval book-strict browser
 
 clean:
-	rm -rf _build book/executed
+	rm -rf _build book/executed book/_static/zoom

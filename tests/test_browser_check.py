@@ -1,6 +1,8 @@
 """The book's browser check (tests/browser_check.py) fails on the defects it is there for: a page
 with a raw formula, a missing image, broken links, an error output, no title and a request to a
-CDN, while a clean page with typeset math passes. Runs headless Chromium on fabricated pages."""
+CDN; a page whose script logs a console error or whose request fails; a page showing an absolute
+path of the machine; while a clean page with typeset math passes. Runs headless Chromium on
+fabricated pages."""
 
 import sys
 from pathlib import Path
@@ -41,6 +43,21 @@ Traceback (most recent call last):
 KeyError: 'x'</div>
 </body></html>"""
 
+# no uncaught exception, but a console error, a failed request and the machine's paths in its text
+NOISY = """<!DOCTYPE html><html><head><title>Noisy page</title></head>
+<body><h1>Noisy</h1>
+<p>Results are read from /work/main/_build/results.</p>
+<pre><code>results_dir = "/tmp/pytest-of-root/results"</code></pre>
+<p style="display: none">hidden: /home/reader/funknn</p>
+<p>Not paths of the machine: https://example.org/home/page, ../tmp/notes, _build/results.</p>
+<script>
+console.error("something went wrong");
+console.warn("only a warning");
+fetch("missing.json").catch(() => null);
+fetch("http://127.0.0.1:9/refused").catch(() => null);
+</script>
+</body></html>"""
+
 # a 1×1 PNG
 PIXEL = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -59,6 +76,7 @@ def book(tmp_path_factory):
     (root / "_static" / "mathjax").symlink_to(mathjax_source(), target_is_directory=True)
     (root / "good.html").write_text(GOOD)
     (root / "bad.html").write_text(BAD)
+    (root / "noisy.html").write_text(NOISY)
     (root / "pixel.png").write_bytes(PIXEL)
     (root / "sub").mkdir()
     (root / "sub" / "index.html").write_text(
@@ -95,11 +113,26 @@ def test_defects_are_named(report):
         assert expected in found, f"{expected!r} not reported; reported:\n{found}"
 
 
+def test_console_errors_failed_requests_and_machine_paths(report):
+    found = problems(report, "noisy.html")
+    text = "\n".join(found)
+    for expected in ["console error: something went wrong", "resource failed: HTTP 404 missing.json",
+                     "request outside the book: http://127.0.0.1:9/refused",
+                     "request failed: http://127.0.0.1:9/refused",
+                     "absolute path of the machine in the text: …Noisy Results are read from /work/main/",
+                     'results_dir = "/tmp/pytest-of-root', "hidden: /home/reader"]:
+        assert expected in text, f"{expected!r} not reported; reported:\n{text}"
+    assert "only a warning" not in text
+    assert sum("absolute path" in p for p in found) == 3      # not the URL nor the relative paths
+    assert not browser_check.MACHINE_PATH.search("https://example.org/home/page ../tmp/notes _build/results")
+
+
 def test_screenshots_and_exit_status(book, tmp_path, capsys):
     assert browser_check.main([str(book), "--screenshots", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "bad.html: broken link 'nowhere.html'" in out
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.png", "good.png", "sub__index.png"]
+    shots = sorted(p.name for p in tmp_path.iterdir())
+    assert shots == ["bad.png", "good.png", "noisy.png", "sub__index.png"]
 
 
 def test_broken_redirect(tmp_path):
