@@ -5,7 +5,7 @@ shipped checkpoint. Every setting a recipe leaves out takes the library's defaul
 config dataclass (:class:`~funknn.tasks.super_resolution.TrainConfig`, :class:`~funknn.generative.FitConfig`,
 :class:`~funknn.generative.FlowConfig`, :class:`~funknn.generative.GASPConfig`), the model's
 constructor and :class:`DataSpec`. The command line's options and their choices are made from
-the same fields (:mod:`funknn.cli`), so the two cannot drift apart. A recipe with a key that no
+the same fields (``funknn.cli``), so the two cannot drift apart. A recipe with a key that no
 field has, a value of the wrong type or out of range is refused with a ``ValueError`` naming the
 key and the file.
 

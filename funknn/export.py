@@ -54,7 +54,7 @@ from .sampling import EXTRAPOLATE_PAD, Interpolator, keys_weights, linear_weight
 #: the ONNX opsets :func:`onnx` writes (``GridSample`` needs 16; the TorchScript exporter
 #: that writes the file knows opsets up to 20)
 OPSETS = range(16, 21)
-#: the default opset: 17 (onnxruntime and onnxruntime-web run it)
+#: the opset written by default, 17, which onnxruntime and onnxruntime-web run
 DEFAULT_OPSET = 17
 #: names of the graph's inputs and output
 INPUTS = ("image", "coords")
@@ -262,7 +262,7 @@ def onnx(model: nn.Module, path: str | Path, *, opset: int = DEFAULT_OPSET) -> P
     The file is written atomically (a temporary file renamed over ``path``).
 
     Only the forward pass is exported: **gradients are not**, so derivatives of the
-    continuous image (``funknn.derivatives``, the |∇u| maps) need PyTorch, or finite
+    continuous image (``funknn.derivatives``, the ``|∇u|`` maps) need PyTorch, or finite
     differences of the exported model's values. The model is exported in float32 on the CPU
     (a copy; ``model`` itself is left as it is).
 
