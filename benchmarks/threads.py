@@ -141,13 +141,14 @@ def gemm_rate(n: int, repeats: int = 3) -> float:
     return 2 * n ** 3 / best
 
 
+def seconds(step: Callable[[], float]) -> float:
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
+
+
 def best_seconds(step: Callable[[], float], steps: int) -> float:
-    best = float("inf")
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return min(seconds(step) for _ in range(steps))
 
 
 def steps_to_time(args: argparse.Namespace) -> dict[str, tuple[Callable[[], float], float, tuple[int, ...]]]:
@@ -227,17 +228,18 @@ def report(args: argparse.Namespace, samples: dict[str, list[float]], flops: dic
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=16)
-    parser.add_argument("--pixels", type=int, default=512)
-    parser.add_argument("--low-size", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (the median is printed)")
-    parser.add_argument("--steps", type=int, default=2, help="steps per round and configuration (best kept)")
-    parser.add_argument("--matmul-size", type=int, default=2048)
-    parser.add_argument("--quick", action="store_true", help="tiny job for smoke tests (seconds)")
+    options = (("images", 16, 2, "images per step"), ("pixels", 512, 16, "target pixels per image"),
+               ("low-size", 32, 12, "side of the low-resolution inputs"),
+               ("rounds", 5, 1, "interleaved rounds (the median is printed)"),
+               ("steps", 2, 1, "steps per round and configuration (best kept)"),
+               ("matmul-size", 2048, 128, "side of the reference matmul"))
+    for name, default, _, text in options:
+        parser.add_argument(f"--{name}", type=int, default=default, help=text)
+    parser.add_argument("--quick", action="store_true", help="tiny job for smoke tests (seconds; the third "
+                        "column of the options above)")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.images, args.pixels, args.low_size = 2, 16, 12
-        args.rounds, args.steps, args.matmul_size = 1, 1, 128
+    for name, _, quick, _ in options if args.quick else ():
+        setattr(args, name.replace("-", "_"), quick)
     return args
 
 

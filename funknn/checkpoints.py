@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import platform
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +37,16 @@ from .version import __version__
 FORMAT = "funknn-checkpoint-v1"
 
 
-def write_atomic(record: dict[str, Any], path: str | Path) -> None:
-    """``torch.save(record)`` to a temporary file beside ``path``, flushed to disk, then renamed
-    over ``path``: a reader (or a crash) never sees a half-written file."""
+def write_file_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
+    """``write(tmp)`` to a temporary file beside ``path``, flushed to disk, then renamed over
+    ``path``: a reader (or a crash) never sees a half-written file. Returns ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(record, f)
-            f.flush()
+        write(tmp)
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
@@ -53,6 +54,12 @@ def write_atomic(record: dict[str, Any], path: str | Path) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return path
+
+
+def write_atomic(record: dict[str, Any], path: str | Path) -> None:
+    """``torch.save(record)`` to ``path`` atomically (:func:`write_file_atomic`)."""
+    write_file_atomic(path, lambda tmp: torch.save(record, tmp))
 
 
 def hardware() -> str:

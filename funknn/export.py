@@ -37,16 +37,14 @@ from __future__ import annotations
 import copy
 import importlib.util
 import math
-import os
-import tempfile
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoints import write_file_atomic
 from .models.funknn import FunkNN
 from .models.protocols import CellModel, FixedScaleModel
 from .sampling import EXTRAPOLATE_PAD, Interpolator, keys_weights, linear_weights
@@ -236,24 +234,6 @@ def _exportable(model: nn.Module) -> nn.Module:
                     "the flow)")
 
 
-def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
-    """``write(tmp)`` to a temporary file beside ``path``, flushed to disk, then renamed over
-    ``path`` (as :func:`funknn.checkpoints.write_atomic`): no half-written file is ever seen."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def onnx(model: nn.Module, path: str | Path, *, opset: int = DEFAULT_OPSET) -> Path:
     """Export a coordinate model to an ONNX file: ``values = model(image, coords)``.
 
@@ -306,7 +286,7 @@ def onnx(model: nn.Module, path: str | Path, *, opset: int = DEFAULT_OPSET) -> P
                               opset_version=opset, dynamic_axes=axes, dynamo=False)
 
     out = Path(path)
-    _write_atomic(out, write)
+    write_file_atomic(out, write)
     return out
 
 

@@ -8,16 +8,11 @@ The helpers live in :mod:`funknn_book.profiles`, :mod:`funknn_book.checkpoints`,
 from .checkpoints import checkpoint_path, load_checked, provenance, training_meta, training_minutes
 from .profiles import Clock, machine, require, settings
 from .results import CHAPTER_STATUSES, VERDICTS, ChapterResults, Results, jsonable, read_results, verdict
-from .tables import (
-    compare_images,
-    compare_table,
-    comparison_rows,
-    finding_rows,
-    gap,
-    glue,
-    score_table,
-    verdict_counts,
-)
+
+# isort: off
+from .tables import (compare_images, compare_table, comparison_rows, finding_rows, gap, glue, score_table,
+                     verdict_counts)
+# isort: on
 
 __all__ = ["settings", "require", "checkpoint_path", "Results", "jsonable", "glue", "Clock", "VERDICTS",
            "verdict", "machine", "compare_table", "training_meta", "provenance", "training_minutes",

@@ -1,7 +1,6 @@
 """The engine's loop (funknn.engine.loop): parts of a step, precision, a bundle of optimisers and
 resuming, on every device the machine has (tests/conftest.py's ``device`` and ``amp``)."""
 
-from dataclasses import dataclass
 
 import pytest
 import torch
@@ -9,16 +8,13 @@ import torch
 from funknn.checkpoints import read
 from funknn.engine import AMP, Bundle, Loop, Precision, run_adam, update
 from funknn.models import build
+from funknn.tasks.prior import FitConfig
 
 
-@dataclass
-class Settings:
-    steps: int = 4
-    lr: float = 1e-2
-    seed: int = 0
-    checkpoint_every: int = 2
-    lr_drop_at: int = 3
-    lr_drop: float = 0.1
+def Settings(**changes) -> FitConfig:
+    """A short schedule with a learning-rate drop (any config with the loop's fields would do)."""
+    settings = dict(steps=4, lr=1e-2, seed=0, checkpoint_every=2, lr_drop_at=3, lr_drop=0.1)
+    return FitConfig(**{**settings, **changes})
 
 
 def _model(device):
