@@ -18,9 +18,9 @@ Random pixels carry no content: the figures are times and "it runs", never quali
 ``--dry-run`` runs the same three parts on the CPU at tiny sizes (tested by
 tests/test_benchmarks.py, marked slow): chapter 6 only, with the tiny prior, since chapter 1 trains
 its six paper-sized models (``--dry-run --chapters 1 6`` runs both); 2 images of 8² → 16²; 2
-training steps of a 16² crop. It does not fit in a minute on two shared CPU cores: the chapter 6
-notebook in the paper profile (256² reconstructions) and the CPU compilation of ``--compile``
-(about 20 s) take most of it.
+training steps of a 16² crop. It takes about a minute on two shared CPU cores (53–71 s
+measured): the chapter 6 notebook in the paper profile (about 20 s) and the CPU compilation of
+``--compile`` (about 20 s) take most of it.
 
     python benchmarks/gpu_check.py [--dry-run] [--out gpu_check.json] [--steps 20] [--chapters 1 6]
 """
