@@ -9,7 +9,8 @@ On a machine with one CUDA GPU (an A100 or H100 class card), ``python benchmarks
 2. times FunkNN against LIIF (EDSR and pruned to 140K) on 100 images of 128² → 256² with
    benchmarks/speed.py (the paper, on an A100: LIIF 1.97 s, LIIF-140K 0.81 s, FunkNN 0.7 s);
 3. runs ``torchrun --nproc-per-node=1 -m funknn train`` for a few steps three times: plain,
-   ``--amp bf16`` and ``--compile``, and compares their seconds per step;
+   ``--amp bf16`` and ``--compile``, and compares their seconds per step (the training loop's own
+   clock, read from the checkpoint; ``--compile``'s includes the compilation of its first steps);
 
 then writes one JSON of the figures (``--out``, default ``gpu_check.json``) and prints a table.
 Random pixels carry no content: the figures are times and "it runs", never quality.
@@ -17,9 +18,9 @@ Random pixels carry no content: the figures are times and "it runs", never quali
 ``--dry-run`` runs the same three parts on the CPU at tiny sizes (tested by
 tests/test_benchmarks.py, marked slow): chapter 6 only, with the tiny prior, since chapter 1 trains
 its six paper-sized models (``--dry-run --chapters 1 6`` runs both); 2 images of 8² → 16²; 2
-training steps of a 16² crop. It does not fit in a minute on two shared CPU cores: the chapter 6
-notebook in the paper profile (256² reconstructions) and the CPU compilation of ``--compile``
-(about 20 s) take most of it.
+training steps of a 16² crop. It takes about a minute on two shared CPU cores (53–71 s
+measured): the chapter 6 notebook in the paper profile (about 20 s) and the CPU compilation of
+``--compile`` (about 20 s) take most of it.
 
     python benchmarks/gpu_check.py [--dry-run] [--out gpu_check.json] [--steps 20] [--chapters 1 6]
 """
@@ -150,7 +151,7 @@ def _table(figures: dict[str, Any]) -> None:
     for name, s in figures["speed"]["seconds"].items():
         paper = PAPER_SECONDS.get(name)
         print(f"    {name:<32}{s:>9.3f} s" + (f"   paper (A100): {paper} s" if paper else ""))
-    print("  torchrun --nproc-per-node=1 -m funknn train:")
+    print("  torchrun --nproc-per-node=1 -m funknn train (compile: compilation included):")
     for name, r in figures["train"].items():
         print(f"    {name:<32}{r['seconds_per_step']:>9.4f} s/step {r['vs_plain']:>7.2f}× plain"
               f"   ({r['wall_seconds']:.1f} s wall)")
