@@ -36,11 +36,12 @@ from .engine import AMP
 from .generative import PERCEPTUAL, FitConfig, FlowConfig, GASPConfig
 from .models import NETWORKS
 from .models.funknn import ACTIVATIONS
-from .models.registry import entry, names
+from .models.registry import build, entry, names
 from .sampling import BOUNDARIES, KERNELS
 from .tasks.super_resolution import LOSSES, MODES, TrainConfig
 
-__all__ = ["CHOICES", "TASKS", "DataSpec", "EvalSpec", "ModelSpec", "RunSpec", "Task", "field_types"]
+__all__ = ["CHOICES", "RECIPES", "TASKS", "DataSpec", "EvalSpec", "ModelSpec", "RunSpec", "Task",
+           "field_types", "recipe"]
 
 #: image channels: grey or RGB
 CHANNELS = (1, 3)
@@ -174,6 +175,11 @@ class ModelSpec:
         full = {k: p.default for k, p in self.parameters().items()
                 if p.default is not inspect.Parameter.empty}
         return {**full, **self.args}
+
+    def build(self, **changes: Any) -> Any:
+        """The model, untrained: :func:`funknn.models.build` of the recipe's arguments, with
+        ``changes`` (constructor arguments) overriding them."""
+        return build(self.name, **{**self.args, **changes})
 
     def minimal(self) -> dict[str, Any]:
         """The given arguments that differ from the constructor's defaults."""
@@ -426,3 +432,25 @@ def _from_dict(cls: type[RunSpec], recipe: Any, where: str) -> RunSpec:
     given = {k: v for k, v in recipe.items() if k in run_fields}
     run = _settings(given, field_types(cls), run_fields, "recipe")
     return cls(task=task_name, model=model, data=data, training=training, **run)
+
+
+#: the shipped checkpoints' recipes: the ``configs/`` folder of a clone (not in the wheel)
+RECIPES = Path(__file__).resolve().parents[1] / "configs"
+
+
+def recipe(name: str, directory: str | Path | None = None) -> RunSpec:
+    """The recipe that made the shipped checkpoint ``name`` (``configs/<name>.yaml``), e.g. for a
+    chapter that retrains it: ``spec.model.build()`` and ``spec.training`` (changed with
+    :func:`dataclasses.replace` where a profile departs from it).
+
+    Raises:
+        FileNotFoundError: no such recipe in ``directory`` (default :data:`RECIPES`); the message
+            lists the recipes there.
+    """
+    folder = Path(directory) if directory is not None else RECIPES
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+        raise FileNotFoundError(f"no recipe {name!r} in {folder} (the repository's configs/ folder, not "
+                                f"in the wheel); recipes there: {known}")
+    return RunSpec.from_yaml(path)

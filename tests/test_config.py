@@ -83,3 +83,17 @@ def test_data_and_evaluation_settings_are_checked():
         EvalSpec(split="dev")
     with pytest.raises(ValueError, match="scales must be positive"):
         EvalSpec(scales=())
+
+
+def test_recipe_builds_the_shipped_checkpoints_model():
+    import funknn
+    from funknn.config import recipe
+
+    spec = recipe("photos_unet_paper")
+    assert spec.task == "super-resolution" and spec.training.steps == 1500
+    shipped = funknn.checkpoints.read(funknn.pretrained_path("photos_unet_paper"))
+    assert spec.model.build().config == funknn.checkpoints.stored_config(shipped)
+    wider = spec.model.build(width=8)
+    assert wider.config["width"] == 8 and wider.config["depth"] == shipped["model_config"]["depth"]
+    with pytest.raises(FileNotFoundError, match=r"no recipe 'nope' in .*recipes there: \[.*'photos_factor'"):
+        recipe("nope")
