@@ -16,8 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the project's own top-level modules (packages and the scripts the tests import)
-OWN = {"funknn", "funknn_book", "conftest"} | {p.stem for d in ("tests", "book/_ext", "benchmarks")
-                                              for p in (ROOT / d).rglob("*.py")}
+OWN = ({"funknn", "funknn_book", "conftest"} | {p.stem for d in ("tests", "book/_ext", "benchmarks")
+                                               for p in (ROOT / d).rglob("*.py")}
+       | {p.stem for p in (ROOT / "book").glob("*.py")})        # the book's build scripts
 
 
 def normal(name: str) -> str:
