@@ -228,6 +228,25 @@ class RunSpec:
             raise ValueError(f"task {self.task!r} takes training settings {config.__name__}, "
                              f"got {type(self.training).__name__}")
 
+    def changed(self, model: dict[str, Any] | None = None, training: dict[str, Any] | None = None) -> RunSpec:
+        """A copy with some constructor arguments (``model``) and training settings (``training``)
+        changed, as a profile departs from a recipe; ``None`` values are left out (papermill's "not
+        given").
+
+        Raises:
+            ValueError: a training setting the task's config does not have (checked values are
+                checked again), or a model argument the model does not take.
+        """
+        def given(changes: dict[str, Any] | None) -> dict[str, Any]:
+            return {k: v for k, v in (changes or {}).items() if v is not None}
+
+        args = {**self.model.args, **given(model)}
+        _unknown(args, list(self.model.parameters()), f"model {self.model.name!r}")
+        settings = given(training)
+        _unknown(settings, _fields(type(self.training)), f"training of task {self.task!r}")
+        return dataclasses.replace(self, model=ModelSpec(self.model.name, args),
+                                   training=dataclasses.replace(self.training, **settings))
+
     @classmethod
     def default(cls, task: str = "super-resolution") -> RunSpec:
         """The recipe of ``task`` with every setting at its default."""
@@ -434,14 +453,14 @@ def _from_dict(cls: type[RunSpec], recipe: Any, where: str) -> RunSpec:
     return cls(task=task_name, model=model, data=data, training=training, **run)
 
 
-#: the shipped checkpoints' recipes: the ``configs/`` folder of a clone (not in the wheel)
+#: where the shipped checkpoints' recipes are, the ``configs/`` folder of a clone (not in the wheel)
 RECIPES = Path(__file__).resolve().parents[1] / "configs"
 
 
 def recipe(name: str, directory: str | Path | None = None) -> RunSpec:
     """The recipe that made the shipped checkpoint ``name`` (``configs/<name>.yaml``), e.g. for a
     chapter that retrains it: ``spec.model.build()`` and ``spec.training`` (changed with
-    :func:`dataclasses.replace` where a profile departs from it).
+    :meth:`RunSpec.changed` where a profile departs from it).
 
     Raises:
         FileNotFoundError: no such recipe in ``directory`` (default :data:`RECIPES`); the message

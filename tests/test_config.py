@@ -97,3 +97,18 @@ def test_recipe_builds_the_shipped_checkpoints_model():
     assert wider.config["width"] == 8 and wider.config["depth"] == shipped["model_config"]["depth"]
     with pytest.raises(FileNotFoundError, match=r"no recipe 'nope' in .*recipes there: \[.*'photos_factor'"):
         recipe("nope")
+
+
+def test_changed_departs_from_a_recipe_and_names_a_wrong_key():
+    from funknn.config import recipe
+
+    spec = recipe("ellipses64_gasp")
+    paper = spec.changed(model=dict(frequencies=128, hidden=None), training=dict(steps=7, batch=None))
+    assert paper.model.args["frequencies"] == 128 and paper.model.args["hidden"] == spec.model.args["hidden"]
+    assert paper.training.steps == 7 and paper.training.batch == spec.training.batch
+    assert spec.training.steps == 12000                                  # the recipe itself is unchanged
+    assert paper.model.build(image_size=16).config["frequencies"] == 128
+    with pytest.raises(ValueError, match=r"unknown key 'batch_images' in training of task 'gasp'"):
+        spec.changed(training=dict(batch_images=4))
+    with pytest.raises(ValueError, match=r"unknown key 'colour' in model 'gasp'"):
+        spec.changed(model=dict(colour=3))
