@@ -40,7 +40,7 @@ from .models.registry import build, entry, names
 from .sampling import BOUNDARIES, KERNELS
 from .tasks.super_resolution import LOSSES, MODES, TrainConfig
 
-__all__ = ["CHOICES", "RECIPES", "TASKS", "DataSpec", "EvalSpec", "ModelSpec", "RunSpec", "Task",
+__all__ = ["CHOICES", "TASKS", "DataSpec", "EvalSpec", "ModelSpec", "RunSpec", "Task",
            "field_types", "recipe"]
 
 #: image channels: grey or RGB
@@ -454,7 +454,7 @@ def _from_dict(cls: type[RunSpec], recipe: Any, where: str) -> RunSpec:
 
 
 #: where the shipped checkpoints' recipes are, the ``configs/`` folder of a clone (not in the wheel)
-RECIPES = Path(__file__).resolve().parents[1] / "configs"
+_RECIPES = Path(__file__).resolve().parents[1] / "configs"
 
 
 def recipe(name: str, directory: str | Path | None = None) -> RunSpec:
@@ -463,10 +463,10 @@ def recipe(name: str, directory: str | Path | None = None) -> RunSpec:
     :meth:`RunSpec.changed` where a profile departs from it).
 
     Raises:
-        FileNotFoundError: no such recipe in ``directory`` (default :data:`RECIPES`); the message
-            lists the recipes there.
+        FileNotFoundError: no such recipe in ``directory`` (default: the clone's ``configs/``); the
+            message lists the recipes there.
     """
-    folder = Path(directory) if directory is not None else RECIPES
+    folder = Path(directory) if directory is not None else _RECIPES
     path = folder / f"{name}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
