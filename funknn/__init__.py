@@ -8,11 +8,11 @@ The public API::
     values = funknn.sample(image, coords, kernel="cubic_conv")
 """
 
-from . import checkpoints, data, export, generative, metrics, models, sampling
+from . import checkpoints, data, export, generative, metrics, models, sampling, stats
 from .checkpoints import load, save
 from .evaluation import evaluate
 from .models import FunkNN, build, count_parameters
-from .pretrained import available_pretrained, pretrained, pretrained_path
+from .pretrained import available_pretrained, pretrained, pretrained_path, pretrained_seeds
 from .rendering import render
 from .sampling import Interpolator, grid_coords, sample
 from .tasks.super_resolution import TrainConfig, train
@@ -20,5 +20,5 @@ from .version import __version__
 
 __all__ = ["FunkNN", "Interpolator", "TrainConfig", "__version__", "available_pretrained", "build",
            "checkpoints", "count_parameters", "data", "evaluate", "export", "generative", "grid_coords",
-           "load", "metrics", "models", "pretrained", "pretrained_path", "render", "sample", "sampling",
+           "load", "metrics", "models", "pretrained", "pretrained_path", "pretrained_seeds", "render", "sample", "sampling",
            "save", "train"]

@@ -51,19 +51,45 @@ def available_pretrained() -> dict[str, str]:
     return dict(PRETRAINED)
 
 
-def pretrained_path(name: str) -> Path:
-    """Path of a shipped checkpoint; clear errors for unknown names and missing files."""
+def pretrained_path(name: str, seed: int = 0) -> Path:
+    """Path of a shipped checkpoint; clear errors for unknown names and missing files.
+
+    ``seed``: the training seed. Seed 0 is the main checkpoint ``<name>.pt``; the extra seeds of the
+    same recipe (``--seed N``, weights only) are ``seeds/<name>_seed<N>.pt`` (see
+    :func:`pretrained_seeds`).
+    """
     if name not in PRETRAINED:
         raise ValueError(f"unknown pretrained model {name!r}; available: {sorted(PRETRAINED)}")
-    path = checkpoint_dir() / f"{name}.pt"
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    path = checkpoint_dir() / (f"{name}.pt" if seed == 0 else f"seeds/{name}_seed{seed}.pt")
     if not path.is_file():
         raise FileNotFoundError(f"pretrained checkpoint {str(path)!r} is missing; it is produced by "
                                 "the command in data/checkpoints/README.md (or set FUNKNN_CHECKPOINTS)")
     return path
 
 
-def pretrained(name: str, device: torch.device | str | None = None) -> nn.Module:
-    """Load a shipped checkpoint by name (see :func:`available_pretrained`)."""
+def pretrained_seeds(name: str) -> list[int]:
+    """The training seeds of ``name`` that are shipped: 0 (the main checkpoint, if present) and every
+    ``seeds/<name>_seed<N>.pt``, sorted.
+
+    >>> 0 in pretrained_seeds("photos_single")
+    True
+    """
+    if name not in PRETRAINED:
+        raise ValueError(f"unknown pretrained model {name!r}; available: {sorted(PRETRAINED)}")
+    folder = checkpoint_dir()
+    seeds = [0] if (folder / f"{name}.pt").is_file() else []
+    for path in (folder / "seeds").glob(f"{name}_seed*.pt"):
+        tail = path.stem[len(name) + len("_seed"):]
+        if tail.isdigit():
+            seeds.append(int(tail))
+    return sorted(set(seeds))
+
+
+def pretrained(name: str, device: torch.device | str | None = None, seed: int = 0) -> nn.Module:
+    """Load a shipped checkpoint by name (see :func:`available_pretrained`) and training seed
+    (see :func:`pretrained_seeds`)."""
     from .checkpoints import load
 
-    return load(pretrained_path(name), device=device)
+    return load(pretrained_path(name, seed), device=device)

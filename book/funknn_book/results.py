@@ -15,8 +15,9 @@ from typing import Any
 
 __all__ = ["VERDICTS", "verdict", "jsonable", "Results", "CHAPTER_STATUSES", "ChapterResults", "read_results"]
 
-#: the three verdicts a finding of the paper gets in a results file
-VERDICTS = ("held", "not held", "not tested")
+#: the verdicts a finding of the paper gets in a results file: the first three are
+#: :func:`funknn.stats.decide`'s (from an interval), the last for a claim this run cannot test
+VERDICTS = ("held", "not held", "inconclusive", "not tested")
 
 def jsonable(value: Any, digits: int = 3) -> Any:
     """``value`` as plain JSON: numbers rounded to ``digits`` decimals, NaN as ``None``.
@@ -47,9 +48,18 @@ def jsonable(value: Any, digits: int = 3) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to a results file")
 
 
-def verdict(held: bool | None) -> str:
-    """``True`` → ``"held"``, ``False`` → ``"not held"``, ``None`` → ``"not tested"``."""
-    return VERDICTS[2] if held is None else VERDICTS[0] if held else VERDICTS[1]
+def verdict(held: bool | str | None) -> str:
+    """``True`` → ``"held"``, ``False`` → ``"not held"``, ``None`` → ``"not tested"``; a verdict given
+    as a string (``funknn.stats.decide``'s ``"inconclusive"``) is checked and kept.
+
+    >>> verdict(True), verdict(None), verdict("inconclusive")
+    ('held', 'not tested', 'inconclusive')
+    """
+    if isinstance(held, str):
+        if held not in VERDICTS:
+            raise ValueError(f"verdict {held!r} is not one of {VERDICTS}")
+        return held
+    return VERDICTS[3] if held is None else VERDICTS[0] if held else VERDICTS[1]
 
 
 class Results:
@@ -93,11 +103,25 @@ class Results:
                                          "paper": jsonable(paper, digits), "ours": jsonable(ours, digits),
                                          "unit": unit, "note": note})
 
-    def finding(self, claim: str, *, held: bool | None, measured: str = "", paper: str = "",
-                section: str = "") -> None:
-        """One of the paper's findings and what this run says about it (``held=None``: not tested)."""
-        self.data["findings"].append({"finding": claim, "verdict": verdict(held), "measured": measured,
-                                      "paper": paper, "section": section})
+    def finding(self, claim: str, *, held: bool | str | None, measured: str = "", paper: str = "",
+                section: str = "", interval: Any = None, rule: str = "") -> None:
+        """One of the paper's findings and what this run says about it.
+
+        Args:
+            held: the verdict: a string of :data:`VERDICTS` (``funknn.stats.decide(interval, ...)``),
+                or ``True`` / ``False`` for a claim without an interval, ``None``: not tested.
+            interval: the ``funknn.stats.Interval`` the verdict was decided on (written with its
+                counts of seeds and images), if any.
+            rule: the decision rule in words (e.g. "95% interval of FunkNN − LIIF above −0.5 dB").
+        """
+        row = {"finding": claim, "verdict": verdict(held), "measured": measured, "paper": paper,
+               "section": section}
+        if interval is not None:
+            row["interval"] = interval.as_dict()
+            row["counts"] = interval.counts()
+        if rule:
+            row["rule"] = rule
+        self.data["findings"].append(row)
 
     def write(self) -> Path:
         """Write the file atomically (a reader never sees half of it); return its path."""
@@ -157,6 +181,7 @@ class ChapterResults:
 
 _COMPARISON_KEYS = ("source", "quantity", "paper", "ours", "unit", "note")
 _FINDING_KEYS = ("finding", "verdict", "measured", "paper", "section")
+_FINDING_OPTIONAL = ("interval", "counts", "rule")
 
 
 def _findings(raw: Any) -> list[dict[str, Any]]:
@@ -169,6 +194,7 @@ def _findings(raw: Any) -> list[dict[str, Any]]:
     out = []
     for item in raw:
         row = {key: item.get(key, "") for key in _FINDING_KEYS}
+        row.update({key: item[key] for key in _FINDING_OPTIONAL if key in item})
         if row["verdict"] not in VERDICTS:
             raise ValueError(f"finding {row['finding']!r}: verdict {row['verdict']!r} is not one of "
                              f"{VERDICTS}")

@@ -242,5 +242,5 @@ def test_finding_rows_and_verdict_counts(tmp_path):
     assert [(r["label"], r["finding"], r["verdict"]) for r in book.finding_rows(chapters)] == [
         ("Chapter 1", "f1", "held"), ("Chapter 1", "f2", "not held"), ("Chapter 1", "f3", "held"),
         ("Chapter 2", "g1", "not tested")]
-    assert book.verdict_counts(chapters) == {"held": 2, "not held": 1, "not tested": 1}
-    assert book.verdict_counts([]) == {"held": 0, "not held": 0, "not tested": 0}
+    assert book.verdict_counts(chapters) == {"held": 2, "not held": 1, "inconclusive": 0, "not tested": 1}
+    assert book.verdict_counts([]) == {"held": 0, "not held": 0, "inconclusive": 0, "not tested": 0}
