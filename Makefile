@@ -61,7 +61,7 @@ $(STAMP): requirements.txt pyproject.toml book/pyproject.toml
 	touch $(STAMP)
 
 # Execute every notebook with papermill into book/executed/ (metrics in _build/results/).
-book/executed/%.ipynb: notebooks/%.ipynb $(STAMP) $(wildcard funknn/*.py funknn/*/*.py book/funknn_book/*.py data/checkpoints/*)
+book/executed/%.ipynb: notebooks/%.ipynb $(STAMP) $(wildcard funknn/*.py funknn/*/*.py book/funknn_book/*.py data/checkpoints/*.pt data/checkpoints/seeds/*.pt)
 	@mkdir -p book/executed $(RESULTS)
 	cd notebooks && OMP_NUM_THREADS=$(THREADS) ../$(BIN)/papermill --cwd . -k python3 -p profile $(PROFILE) \
 	    -p results_dir $(RESULTS_PARAM) $*.ipynb ../$@

@@ -153,9 +153,11 @@ class RealNVP(nn.Module):
         base = -0.5 * (noise ** 2).sum(1) - 0.5 * self.dim * math.log(2 * math.pi)
         return base + log_det
 
-    def nll_bits_per_dim(self, codes: torch.Tensor) -> torch.Tensor:
-        """Mean negative log-likelihood in bits per dimension (a continuous density: can be < 0)."""
-        return -self.log_prob(codes).mean() / (self.dim * math.log(2))
+    def nll_bits_per_dim(self, codes: torch.Tensor, reduce: bool = True) -> torch.Tensor:
+        """Negative log-likelihood in bits per dimension (a continuous density: can be < 0): the mean
+        over ``codes``, or with ``reduce=False`` one value per code (N,)."""
+        nll = -self.log_prob(codes) / (self.dim * math.log(2))
+        return nll.mean() if reduce else nll
 
     def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0
                ) -> torch.Tensor:
@@ -165,9 +167,14 @@ class RealNVP(nn.Module):
         return self.forward(temperature * noise)
 
 
-def gaussian_nll_bits_per_dim(train_codes: torch.Tensor, test_codes: torch.Tensor) -> float:
-    """Baseline: NLL (bits per dimension) of ``test_codes`` under a diagonal Gaussian fitted
-    (maximum likelihood) to ``train_codes``."""
+def gaussian_nll_per_code(train_codes: torch.Tensor, test_codes: torch.Tensor) -> torch.Tensor:
+    """Baseline: NLL (bits per dimension) of each of ``test_codes`` (N,) under a diagonal Gaussian
+    fitted (maximum likelihood) to ``train_codes``."""
     mean, var = train_codes.mean(0), train_codes.var(0, unbiased=False).clamp_min(1e-12)
     nll = 0.5 * (((test_codes - mean) ** 2) / var + var.log() + math.log(2 * math.pi)).sum(1)
-    return float(nll.mean() / (train_codes.shape[1] * math.log(2)))
+    return nll / (train_codes.shape[1] * math.log(2))
+
+
+def gaussian_nll_bits_per_dim(train_codes: torch.Tensor, test_codes: torch.Tensor) -> float:
+    """The mean of :func:`gaussian_nll_per_code` over ``test_codes``."""
+    return float(gaussian_nll_per_code(train_codes, test_codes).mean())
