@@ -20,5 +20,5 @@ from .version import __version__
 
 __all__ = ["FunkNN", "Interpolator", "TrainConfig", "__version__", "available_pretrained", "build",
            "checkpoints", "count_parameters", "data", "evaluate", "export", "generative", "grid_coords",
-           "load", "metrics", "models", "pretrained", "pretrained_path", "pretrained_seeds", "render", "sample", "sampling",
-           "save", "train"]
+           "load", "metrics", "models", "pretrained", "pretrained_path", "pretrained_seeds", "render",
+           "sample", "sampling", "save", "stats", "train"]

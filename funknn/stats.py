@@ -74,9 +74,10 @@ class Interval:
 
     def as_dict(self, digits: int = 3) -> dict[str, Any]:
         """The interval as plain numbers (for a results file)."""
+        seeds = list(self.seeds) if isinstance(self.seeds, tuple) else self.seeds
         return {"mean": round(self.mean, digits), "low": round(self.low, digits),
                 "high": round(self.high, digits), "level": self.level, "images": self.images,
-                "groups": self.groups, "seeds": list(self.seeds) if isinstance(self.seeds, tuple) else self.seeds}
+                "groups": self.groups, "seeds": seeds}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,25 +133,25 @@ def _check_level(level: float, resamples: int) -> None:
         raise ValueError(f"resamples must be at least 100, got {resamples}")
 
 
+def _counts(picks: np.ndarray, size: int) -> np.ndarray:
+    """How often each of ``size`` items is drawn in each row of ``picks`` (R, k): (R, size)."""
+    rows = picks.shape[0]
+    offset = picks + size * np.arange(rows)[:, None]
+    return np.bincount(offset.ravel(), minlength=rows * size).reshape(rows, size).astype(float)
+
+
 def _resampled_means(array: np.ndarray, labels: np.ndarray, picks: np.ndarray,
                      rng: np.random.Generator) -> np.ndarray:
     """Means of ``array`` (seeds, images) over ``picks`` (R, G) resampled groups and resampled seeds."""
-    n_groups = labels.max() + 1
-    seeds = array.shape[0]
-    # per seed and group: the sum of scores and the number of images of the group
-    sums = np.zeros((seeds, n_groups))
-    np.add.at(sums, (slice(None), labels), array)
-    sizes = np.bincount(labels, minlength=n_groups).astype(float)
-    seed_picks = rng.integers(0, seeds, size=(picks.shape[0], seeds))       # (R, S)
-    seed_weights = np.zeros((picks.shape[0], seeds))
-    for column in range(seeds):
-        np.add.at(seed_weights, (np.arange(picks.shape[0]), seed_picks[:, column]), 1.0)
-    group_weights = np.zeros((picks.shape[0], n_groups))
-    for column in range(picks.shape[1]):
-        np.add.at(group_weights, (np.arange(picks.shape[0]), picks[:, column]), 1.0)
+    n_groups, seeds = int(labels.max()) + 1, array.shape[0]
+    onehot = np.zeros((array.shape[1], n_groups))
+    onehot[np.arange(array.shape[1]), labels] = 1.0
+    sums = array @ onehot                                           # (S, G): per seed and group
+    sizes = onehot.sum(0)                                           # images per group
+    seed_weights = _counts(rng.integers(0, seeds, size=(picks.shape[0], seeds)), seeds)   # (R, S)
+    group_weights = _counts(picks, n_groups)                                              # (R, G)
     total = np.einsum("rs,sg,rg->r", seed_weights, sums, group_weights)
-    count = seeds * (group_weights @ sizes)
-    return total / count
+    return total / (seeds * (group_weights @ sizes))
 
 
 def bootstrap_mean(scores: Any, groups: Sequence[Any] | None = None, *, level: float = 0.95,
