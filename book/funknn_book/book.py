@@ -10,9 +10,9 @@ from .profiles import Clock, machine, require, settings
 from .results import CHAPTER_STATUSES, VERDICTS, ChapterResults, Results, jsonable, read_results, verdict
 
 # isort: off
-from .tables import (compare_images, compare_table, comparison_rows, deviation_rows, difference, finding_rows,
-                     findings_table, gap, glue, interval_text, lookup, margin_counts, margin_table, score_table,
-                     scope_rows, verdict_counts)
+from .tables import (compare_images, compare_table, comparison_rows, deviation_rows, difference,
+                     finding_rows, findings_table, gap, glue, interval_text, lookup, margin_counts,
+                     margin_table, score_table, scope_rows, verdict_counts)
 # isort: on
 
 __all__ = ["settings", "require", "checkpoint_path", "Results", "jsonable", "glue", "Clock", "VERDICTS",
