@@ -18,17 +18,21 @@ EXECUTED := $(patsubst notebooks/%,book/executed/%,$(NOTEBOOKS))
 # "Results at a glance" reads every chapter's results file: it runs after them (a prerequisite
 # below, so that -j cannot start it early) and comes last in the schedules
 GLANCE := book/executed/results_at_a_glance.ipynb
-CHAPTERS := $(filter-out $(GLANCE),$(EXECUTED))
+# the reproducibility report reads them too (and the shipped checkpoints' metadata): after them as well
+REPORT := book/executed/reproducibility_report.ipynb
+CHAPTERS := $(filter-out $(GLANCE) $(REPORT),$(EXECUTED))
 # the two longest chapters first, so that the others fill the second job meanwhile
 LONGEST := book/executed/06_limited_view_ct.ipynb book/executed/05_inverse_derivatives.ipynb
-SCHEDULE := $(filter $(LONGEST),$(CHAPTERS)) $(filter-out $(LONGEST),$(CHAPTERS)) $(filter $(GLANCE),$(EXECUTED))
+SCHEDULE := $(filter $(LONGEST),$(CHAPTERS)) $(filter-out $(LONGEST),$(CHAPTERS)) \
+    $(filter $(GLANCE),$(EXECUTED)) $(filter $(REPORT),$(EXECUTED))
 RESULTS := _build/results
 # where the executed notebooks find the results files: relative to notebooks/ (papermill's working
-# folder) for the chapters, which write them; absolute for the glance page, which reads them and
-# is re-run by nbval from book/executed/ (the chapters' nbval re-runs write to book/_build/results,
-# so the page re-reads exactly the files that papermill's run read)
+# folder) for the chapters, which write them; absolute for the glance and report pages, which read
+# them and are re-run by nbval from book/executed/ (the chapters' nbval re-runs write to
+# book/_build/results, so the pages re-read exactly the files that papermill's run read)
 RESULTS_PARAM = ../$(RESULTS)
 $(GLANCE): private RESULTS_PARAM = $(abspath $(RESULTS))
+$(REPORT): private RESULTS_PARAM = $(abspath $(RESULTS))
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # JOBS notebooks (and pytest workers) at a time, each with THREADS torch threads. On a 2-core
 # machine two one-thread jobs beat one two-thread job (chapter 3 alone takes 35 s with one thread,
@@ -69,6 +73,7 @@ book/executed/%.ipynb: notebooks/%.ipynb $(STAMP) $(wildcard funknn/*.py funknn/
 	$(BIN)/python book/hide_injected.py $@
 
 $(GLANCE): $(CHAPTERS)
+$(REPORT): $(CHAPTERS)
 
 notebooks: $(STAMP)
 	@$(MAKE) --no-print-directory -j$(JOBS) $(SCHEDULE)

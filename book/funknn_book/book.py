@@ -10,11 +10,14 @@ from .profiles import Clock, machine, require, settings
 from .results import CHAPTER_STATUSES, VERDICTS, ChapterResults, Results, jsonable, read_results, verdict
 
 # isort: off
-from .tables import (compare_images, compare_table, comparison_rows, finding_rows, gap, glue, score_table,
-                     verdict_counts)
+from .tables import (compare_images, compare_table, comparison_rows, deviation_rows, difference,
+                     finding_rows, findings_table, gap, glue, interval_text, lookup, margin_counts,
+                     margin_table, score_table, scope_rows, verdict_counts)
 # isort: on
 
 __all__ = ["settings", "require", "checkpoint_path", "Results", "jsonable", "glue", "Clock", "VERDICTS",
            "verdict", "machine", "compare_table", "training_meta", "provenance", "training_minutes",
            "load_checked", "score_table", "compare_images", "CHAPTER_STATUSES", "ChapterResults",
-           "read_results", "gap", "comparison_rows", "finding_rows", "verdict_counts"]
+           "read_results", "gap", "comparison_rows", "finding_rows", "verdict_counts", "interval_text",
+           "margin_table", "margin_counts", "findings_table", "lookup", "difference", "scope_rows",
+           "deviation_rows"]

@@ -11,7 +11,8 @@ from typing import Any
 from .results import VERDICTS, ChapterResults, Results
 
 __all__ = ["glue", "compare_table", "compare_images", "score_table", "gap", "comparison_rows", "finding_rows",
-           "verdict_counts"]
+           "verdict_counts", "interval_text", "margin_table", "margin_counts", "findings_table", "lookup",
+           "difference", "scope_rows", "deviation_rows"]
 
 
 def glue(name: str, value: Any, digits: int | None = None) -> None:
@@ -198,3 +199,223 @@ def verdict_counts(chapters: list[ChapterResults]) -> dict[str, int]:
     for row in finding_rows(chapters):
         counts[row["verdict"]] += 1
     return counts
+
+
+def _number(x: Any, digits: int, signed: bool) -> str:
+    text = f"{float(x):{'+' if signed else ''}.{digits}f}"
+    return text.replace("-", "−")
+
+
+def interval_text(interval: Mapping[str, Any] | None, digits: int = 2, signed: bool = True,
+                  unit: str = "") -> str:
+    """An interval dict of a results file (``Interval.as_dict()``) as ``"+2.10 [+1.50, +2.70]"``;
+    ``"–"`` without one.
+
+    >>> interval_text({"mean": 2.1, "low": 1.5, "high": 2.7}), interval_text(None)
+    ('+2.10 [+1.50, +2.70]', '–')
+    """
+    if not isinstance(interval, Mapping) or any(not isinstance(interval.get(k), numbers.Real)
+                                                for k in ("mean", "low", "high")):
+        return "–"
+    return (f"{_number(interval['mean'], digits, signed)} [{_number(interval['low'], digits, signed)}, "
+            f"{_number(interval['high'], digits, signed)}]{unit}")
+
+
+def _counts(interval: Mapping[str, Any]) -> str:
+    """``"3 seeds × 7 images (3 source images)"`` from an interval dict (its seeds, images, groups)."""
+    seeds = interval.get("seeds")
+    seeds = " / ".join(map(str, seeds)) if isinstance(seeds, (list, tuple)) else str(seeds)
+    images, groups = interval.get("images"), interval.get("groups")
+    source = f" ({groups} source images)" if groups is not None and groups != images else ""
+    return f"{seeds} {'seed' if seeds == '1' else 'seeds'} × {images} images{source}"
+
+
+def _headline(chapter: ChapterResults | Mapping[str, Any]) -> Mapping[str, Any]:
+    return chapter.headline if isinstance(chapter, ChapterResults) else chapter
+
+
+def margin_table(chapter: ChapterResults | Mapping[str, Any], digits: int = 2) -> Any:
+    """Each method's margin over the same-data baseline (method − Bilinear), ours with its 95% interval
+    beside the paper's, in the paper's layout: one row per method, for each column of the paper's table
+    (×2, ×4, ×8, ×2 OOD) "paper" and "ours [95%]", then the number of training seeds of the row.
+
+    Reads chapter 1's ``margins`` (``{row: {col: interval dict}}``), ``paper_margins`` (``{row: {col:
+    number}}``) and ``seeds`` (``{row: n}``). ``None`` for a file without ``margins`` (an older run).
+    The rows: ours in order, then the paper's that we lack; the columns: the paper's, then ours.
+
+    >>> t = margin_table({"margins": {"FunkNN": {"×2": {"mean": 2.0, "low": 1.0, "high": 3.0}}},
+    ...                   "paper_margins": {"U-Net": {"×2": 3.8}, "FunkNN": {"×2": 5.1, "×4": 3.3}},
+    ...                   "seeds": {"FunkNN": 3}})
+    >>> t.loc["FunkNN"].tolist()
+    ['+5.10', '+2.00 [+1.00, +3.00]', '+3.30', '–', '3']
+    >>> t.index.tolist(), t.loc["U-Net"].tolist()
+    (['FunkNN', 'U-Net'], ['+3.80', '–', '–', '–', '–'])
+    """
+    import pandas as pd
+
+    data = _headline(chapter)
+    ours = data.get("margins")
+    if not isinstance(ours, Mapping) or not ours:
+        return None
+    paper = data.get("paper_margins") if isinstance(data.get("paper_margins"), Mapping) else {}
+    seeds = data.get("seeds") if isinstance(data.get("seeds"), Mapping) else {}
+    rows = list(ours) + [r for r in paper if r not in ours]
+    # the columns in the order of the fullest row (the paper's first), then any others as they come
+    every = [list(row) for source in (paper, ours) for row in source.values() if isinstance(row, Mapping)]
+    columns: list[str] = []
+    for row in sorted(every, key=len, reverse=True):
+        columns += [c for c in row if c not in columns]
+    table = {}
+    for row in rows:
+        mine, theirs = ours.get(row) or {}, paper.get(row) or {}
+        cells: dict[Any, Any] = {}
+        for column in columns:
+            value = theirs.get(column)
+            number = isinstance(value, numbers.Real)
+            cells[(column, "paper")] = _number(value, digits, True) if number else "–"
+            cells[(column, "ours [95%]")] = interval_text(mine.get(column), digits)
+        cells[("", "seeds")] = str(seeds.get(row, "–"))
+        table[row] = cells
+    frame = pd.DataFrame.from_dict(table, orient="index")
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns)
+    frame.index.name = "method − Bilinear (dB)"
+    return frame
+
+
+def margin_counts(chapter: ChapterResults | Mapping[str, Any]) -> dict[str, str]:
+    """What the margins of each column rest on (``{col: "3 seeds × 7 images (3 source images)"}``, from
+    the first row that has the column; ``{}`` for a file without ``margins``).
+
+    >>> margin_counts({"margins": {"F": {"×2": {"mean": 1, "low": 0, "high": 2, "seeds": 3, "images": 7,
+    ...                                            "groups": 3}}}})
+    {'×2': '3 seeds × 7 images (3 source images)'}
+    """
+    out: dict[str, str] = {}
+    margins = _headline(chapter).get("margins")
+    for row in (margins.values() if isinstance(margins, Mapping) else ()):
+        for column, interval in (row.items() if isinstance(row, Mapping) else ()):
+            if column not in out and isinstance(interval, Mapping) and "images" in interval:
+                out[column] = _counts(interval)
+    return out
+
+
+def findings_table(findings: list[dict[str, Any]], digits: int = 2) -> Any:
+    """The findings of a results file as a table: verdict, the mean [95% interval] and the counts of
+    seeds and images where the finding carries an ``interval``, what the chapter measured, the paper's
+    number, the decision rule and the section ("–" for what a finding lacks, e.g. one of an old run).
+
+    >>> t = findings_table([{"finding": "a", "verdict": "held", "measured": "+2 dB", "paper": "+5 dB",
+    ...     "section": "5.1", "interval": {"mean": 2.0, "low": 1.0, "high": 3.0, "seeds": 3, "images": 7,
+    ...     "groups": 7}, "rule": "interval above 0"}, {"finding": "b", "verdict": "not tested"}])
+    >>> t.loc["a", "mean [95% interval]"], t.loc["a", "seeds × images"], t.loc["b", "rule"]
+    ('+2.00 [+1.00, +3.00]', '3 seeds × 7 images', '–')
+    """
+    import pandas as pd
+
+    def text(value: Any) -> Any:
+        return "–" if value is None or value == "" else value
+
+    rows = []
+    for f in findings:
+        interval = f.get("interval")
+        counts = f.get("counts") or (_counts(interval) if isinstance(interval, Mapping) else "")
+        rows.append({"finding": f.get("finding", ""), "verdict": f.get("verdict", "not tested"),
+                     "mean [95% interval]": interval_text(interval, digits), "seeds × images": text(counts),
+                     "measured": text(f.get("measured")), "paper": text(f.get("paper")),
+                     "rule": text(f.get("rule")), "section": text(f.get("section"))})
+    columns = ["finding", "verdict", "mean [95% interval]", "seeds × images", "measured", "paper", "rule",
+               "section"]
+    return pd.DataFrame(rows, columns=columns).set_index("finding")
+
+
+def lookup(chapters: list[ChapterResults], notebook: str, *path: str) -> Any:
+    """A value of chapter ``notebook``'s results file by its keys (``lookup(ch, "01_x", "snr", "U-Net",
+    "×2")``); ``None`` when the chapter did not run or the file lacks it.
+
+    >>> ch = [ChapterResults("01_x", "ran", headline={"snr": {"U-Net": {"×2": 30.0}}})]
+    >>> lookup(ch, "01_x", "snr", "U-Net", "×2"), lookup(ch, "01_x", "snr", "LIIF"), lookup(ch, "02_y", "a")
+    (30.0, None, None)
+    """
+    value: Any = next((c.headline for c in chapters if c.notebook == notebook and c.status == "ran"), None)
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def difference(a: Any, b: Any) -> float | None:
+    """``a − b`` for two numbers (an interval dict counts by its mean); ``None`` if either is missing.
+
+    >>> difference(3.0, 1.0), difference({"mean": 2.5}, 0.5), difference(None, 1.0)
+    (2.0, 2.0, None)
+    """
+    a, b = (x.get("mean") if isinstance(x, Mapping) else x for x in (a, b))
+    ok = all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in (a, b))
+    return float(a) - float(b) if ok else None
+
+
+def _summary(verdicts: list[str]) -> str:
+    counts = {v: verdicts.count(v) for v in VERDICTS if v in verdicts}
+    return ", ".join(f"{n} {v}" for v, n in counts.items()) or "no finding recorded"
+
+
+def scope_rows(chapters: list[ChapterResults], claims: list[dict[str, Any]]) -> Any:
+    """The paper's central claims, each with the chapter that tests it and the verdicts of its findings.
+
+    Args:
+        claims: ``{"claim", "chapter" (notebook), "findings" (prefixes of the findings that test it)}``
+            each; a claim's findings are those of its chapter whose text starts with a prefix
+            (case-insensitive).
+
+    >>> ch = [ChapterResults("01_x", "ran", findings=[{"finding": "FunkNN above bilinear", "verdict": "held"},
+    ...                                               {"finding": "FunkNN fast", "verdict": "inconclusive"}])]
+    >>> scope_rows(ch, [{"claim": "accurate", "chapter": "01_x", "findings": ["funknn above", "FunkNN fast"]},
+    ...                 {"claim": "priors", "chapter": "05_y", "findings": ["x"]}])["verdicts"].tolist()
+    ['1 held, 1 inconclusive', 'chapter not run']
+    """
+    import pandas as pd
+
+    by_name = {c.notebook: c for c in chapters}
+    rows = []
+    for claim in claims:
+        chapter = by_name.get(claim["chapter"])
+        label = chapter.label if chapter else claim["chapter"]
+        if chapter is None or chapter.status != "ran":
+            missing = chapter is None or chapter.status == "not run"
+            summary = "chapter not run" if missing else "results unreadable"
+        else:
+            prefixes = [p.lower() for p in claim.get("findings", ())]
+            summary = _summary([f["verdict"] for f in chapter.findings
+                                if any(str(f["finding"]).lower().startswith(p) for p in prefixes)])
+        rows.append({"claim": claim["claim"], "tested in": label, "verdicts": summary})
+    return pd.DataFrame(rows, columns=["claim", "tested in", "verdicts"]).set_index("claim")
+
+
+def deviation_rows(deviations: list[dict[str, Any]], digits: int = 2) -> Any:
+    """Every departure from the paper: what, the paper's setting, ours, why, and its measured effect.
+
+    Args:
+        deviations: ``{"what", "paper", "ours", "reason", "effect", "unit", "how"}`` each; ``effect`` a
+            number read from a results file (``None``: "not measured"), ``how`` what the number is.
+
+    >>> t = deviation_rows([{"what": "lr", "paper": "1e-4", "ours": "1e-3", "reason": "time", "effect": None},
+    ...                     {"what": "skip", "paper": "no", "ours": "yes", "reason": "OOD", "effect": 1.234,
+    ...                      "unit": " dB", "how": "ours minus the paper way, ×2"}])
+    >>> t["measured effect"].tolist()
+    ['not measured', '+1.23 dB (ours minus the paper way, ×2)']
+    """
+    import pandas as pd
+
+    rows = []
+    for d in deviations:
+        effect = d.get("effect")
+        if isinstance(effect, numbers.Real) and not isinstance(effect, bool):
+            how = f" ({d['how']})" if d.get("how") else ""
+            effect = f"{_number(effect, digits, True)}{d.get('unit', '')}{how}"
+        elif not effect:
+            effect = "not measured"
+        rows.append({"deviation": d["what"], "paper": d.get("paper", "–"), "ours": d.get("ours", "–"),
+                     "reason": d.get("reason", "–"), "measured effect": effect})
+    return pd.DataFrame(rows, columns=["deviation", "paper", "ours", "reason", "measured effect"]).set_index(
+        "deviation")
