@@ -142,6 +142,22 @@ class ImageCollection:
             return torch.empty(0, self.channels, size, size)
         return random_crops([self.images[i] for i in which.tolist()], size, generator, flips)
 
+    def tile_sources(self, size: int, limit: int | None = None, per_image: int | None = None) -> list[int]:
+        """The source image (its index in the collection) of each tile of :meth:`tiles` with the
+        same arguments, in the same order: the ``groups`` of :func:`funknn.stats.bootstrap_mean`.
+
+        >>> ImageCollection([torch.rand(3, 32, 64), torch.rand(3, 32, 32)]).tile_sources(32)
+        [0, 0, 1]
+        """
+        self._check_size(size)
+        if per_image is not None and per_image < 1:
+            raise ValueError(f"per_image must be a positive number of tiles, got {per_image}")
+        out = []
+        for k, im in enumerate(self.images):
+            count = (im.shape[1] // size) * (im.shape[2] // size)
+            out.extend([k] * (count if per_image is None else min(count, per_image)))
+        return out[:limit] if limit is not None else out
+
     def tiles(self, size: int, limit: int | None = None, per_image: int | None = None) -> torch.Tensor:
         """Non-overlapping ``size``×``size`` tiles of every image, in order (deterministic).
 
@@ -151,7 +167,7 @@ class ImageCollection:
             per_image: at most this many tiles of each image (the first in row-major order).
 
         Returns:
-            (T, C, size, size).
+            (T, C, size, size); :meth:`tile_sources` gives the source image of each.
         """
         self._check_size(size)
         if per_image is not None and per_image < 1:

@@ -19,6 +19,17 @@ def test_random_crops_and_tiles():
     assert torch.equal(few[1], c[0][:, :16, 16:32]) and torch.equal(few[2], c[1][:, :16, :16])
     with pytest.raises(ValueError, match="per_image"):
         c.tiles(16, per_image=0)
+    # the source image of each tile, in the order of tiles(), for every combination of options
+    assert c.tile_sources(16) == [0] * 6 + [1] * 4
+    for kw in (dict(per_image=2), dict(limit=7), dict(per_image=3, limit=5)):
+        sources = c.tile_sources(16, **kw)
+        assert len(sources) == len(c.tiles(16, **kw))
+        for tile, k in zip(c.tiles(16, **kw), sources):
+            height, width = c[k].shape[1:]
+            corners = [(t, x) for t in range(0, height - 15, 16) for x in range(0, width - 15, 16)]
+            assert any(torch.equal(tile, c[k][:, t:t + 16, x:x + 16]) for t, x in corners)
+    with pytest.raises(ValueError, match="per_image"):
+        c.tile_sources(16, per_image=0)
     with pytest.raises(ValueError, match="larger than"):
         c.random_crops(1, 34)
 
