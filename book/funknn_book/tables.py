@@ -257,8 +257,9 @@ def margin_table(chapter: ChapterResults | Mapping[str, Any], digits: int = 2) -
     ours = data.get("margins")
     if not isinstance(ours, Mapping) or not ours:
         return None
-    paper = data.get("paper_margins") if isinstance(data.get("paper_margins"), Mapping) else {}
-    seeds = data.get("seeds") if isinstance(data.get("seeds"), Mapping) else {}
+    given_paper, given_seeds = data.get("paper_margins"), data.get("seeds")
+    paper: Mapping[str, Any] = given_paper if isinstance(given_paper, Mapping) else {}
+    seeds: Mapping[str, Any] = given_seeds if isinstance(given_seeds, Mapping) else {}
     rows = list(ours) + [r for r in paper if r not in ours]
     # the columns in the order of the fullest row (the paper's first), then any others as they come
     every = [list(row) for source in (paper, ours) for row in source.values() if isinstance(row, Mapping)]
