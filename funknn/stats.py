@@ -13,18 +13,20 @@ then resamples source images, not tiles, because tiles of one photograph are not
 * :func:`spread`: the spread over seeds (mean, standard deviation, range of the per-seed means).
 * :func:`decide`: ``"held"`` when the whole interval lies on the claimed side of the margin,
   ``"not held"`` when it lies wholly on the other side, else ``"inconclusive"``.
+* :func:`decide_every`: one verdict for a claim made in several settings (scales, problems).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Interval", "Spread", "bootstrap_mean", "bootstrap_difference", "spread", "decide", "DECISIONS"]
+__all__ = ["Interval", "Spread", "bootstrap_mean", "bootstrap_difference", "spread", "decide", "decide_every",
+           "DECISIONS"]
 
 #: the three outcomes of :func:`decide`
 DECISIONS = ("held", "not held", "inconclusive")
@@ -248,3 +250,21 @@ def decide(interval: Interval, margin: float = 0.0, side: str = "above") -> str:
     if side == "below":
         above, below = below, above
     return DECISIONS[0] if above else DECISIONS[1] if below else DECISIONS[2]
+
+
+def decide_every(intervals: Iterable[Interval], margin: float = 0.0, side: str = "above") -> str:
+    """One verdict for a claim made in several settings at once (e.g. at every scale): ``"held"``
+    when :func:`decide` holds it in each, ``"not held"`` when it fails in at least one, else
+    ``"inconclusive"``.
+
+    >>> good, unclear = Interval(1, .5, 2, .95, 8, 8, 1), Interval(0, -1, 1, .95, 8, 8, 1)
+    >>> bad = Interval(-1, -2, -.5, .95, 8, 8, 1)
+    >>> decide_every([good, good]), decide_every([good, unclear]), decide_every([unclear, bad])
+    ('held', 'inconclusive', 'not held')
+    """
+    verdicts = [decide(iv, margin, side) for iv in intervals]
+    if not verdicts:
+        raise ValueError("decide_every needs at least one interval")
+    if all(v == DECISIONS[0] for v in verdicts):
+        return DECISIONS[0]
+    return DECISIONS[1] if DECISIONS[1] in verdicts else DECISIONS[2]

@@ -73,3 +73,13 @@ def test_bad_input_is_named():
         stats.bootstrap_mean([1.0, 2.0], groups=["a"])
     with pytest.raises(ValueError, match="side"):
         stats.decide(stats.Interval(0, 0, 0, 0.95, 1, 1, 1), side="left")
+
+
+def test_decide_every_needs_each_setting_held_and_fails_on_one_not_held():
+    iv = [stats.Interval(0.3, 0.1, 0.5, 0.95, 5, 5, 1), stats.Interval(0.6, 0.25, 0.9, 0.95, 5, 5, 1)]
+    assert stats.decide_every(iv) == "held"
+    assert stats.decide_every(iv, margin=0.2) == "inconclusive"        # the first straddles 0.2
+    assert stats.decide_every(iv, margin=0.55) == "not held"           # the first lies below it
+    assert stats.decide_every(iv, margin=1.0, side="below") == "held"
+    with pytest.raises(ValueError, match="at least one"):
+        stats.decide_every([])

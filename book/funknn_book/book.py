@@ -12,12 +12,13 @@ from .results import CHAPTER_STATUSES, VERDICTS, ChapterResults, Results, jsonab
 # isort: off
 from .tables import (compare_images, compare_table, comparison_rows, deviation_rows, difference,
                      finding_rows, findings_table, gap, glue, interval_text, lookup, margin_counts,
-                     margin_table, score_table, scope_rows, verdict_counts)
+                     interval_table, margin_table, score_table, scope_rows, verdict_counts)
 # isort: on
 
 __all__ = ["settings", "require", "checkpoint_path", "Results", "jsonable", "glue", "Clock", "VERDICTS",
            "verdict", "machine", "compare_table", "training_meta", "provenance", "training_minutes",
-           "load_checked", "score_table", "compare_images", "CHAPTER_STATUSES", "ChapterResults",
-           "read_results", "gap", "comparison_rows", "finding_rows", "verdict_counts", "interval_text",
+           "load_checked", "score_table", "interval_table", "compare_images", "CHAPTER_STATUSES",
+           "ChapterResults", "read_results", "gap", "comparison_rows", "finding_rows", "verdict_counts",
+           "interval_text",
            "margin_table", "margin_counts", "findings_table", "lookup", "difference", "scope_rows",
            "deviation_rows"]

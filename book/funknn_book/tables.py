@@ -230,6 +230,32 @@ def _counts(interval: Mapping[str, Any]) -> str:
     return f"{seeds} {'seed' if seeds == '1' else 'seeds'} × {images} images{source}"
 
 
+def interval_table(intervals: Mapping[str, Any], digits: int = 2, verdicts: Mapping[str, str] | None = None,
+                   **columns: Mapping[str, Any]) -> Any:
+    """A pandas table of named intervals (``funknn.stats.Interval`` or their dicts): one row each,
+    with "mean [95%]" and "seeds × images", then each of ``columns`` (``{row: value}``; numbers
+    rounded to ``digits``), then the verdicts, if given.
+
+    >>> t = interval_table({"A − B": {"mean": 0.5, "low": 0.1, "high": 0.9, "seeds": 1, "images": 8,
+    ...                              "groups": 8}}, solver_sd={"A − B": 0.234}, verdicts={"A − B": "held"})
+    >>> [str(v) for v in t.loc["A − B"]]
+    ['+0.50 [+0.10, +0.90]', '1 seed × 8 images', '0.23', 'held']
+    """
+    import pandas as pd
+
+    rows = {}
+    for name, interval in intervals.items():
+        given = interval.as_dict() if hasattr(interval, "as_dict") else interval
+        row: dict[str, Any] = {"mean [95%]": interval_text(given, digits), "seeds × images": _counts(given)}
+        for column, values in columns.items():
+            value = values.get(name)
+            row[column] = round(float(value), digits) if isinstance(value, numbers.Real) else value
+        if verdicts is not None:
+            row["verdict"] = verdicts.get(name, "–")
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def _headline(chapter: ChapterResults | Mapping[str, Any]) -> Mapping[str, Any]:
     return chapter.headline if isinstance(chapter, ChapterResults) else chapter
 

@@ -57,16 +57,29 @@ def grid_locations(size: int | Sequence[int], batch: int) -> torch.Tensor:
     return grid_coords(H, W).unsqueeze(0).expand(batch, -1, -1).contiguous()
 
 
-def largest_gradients(grad: torch.Tensor, fraction: float = 0.2) -> torch.Tensor:
+def largest_gradients(grad: torch.Tensor, fraction: float = 0.2, *, seed: int | None = 0) -> torch.Tensor:
     """Indices of the locations with the largest gradient magnitude (the sparse measurements
     of eq. 4).
+
+    Ties are broken at random by a generator seeded with ``seed``: on piecewise-constant images
+    (the phantoms) most gradients are exactly zero, and the "largest 20%" then includes many of
+    them; taking those in index order would fill whole rows of background. A strictly larger
+    magnitude is always kept before a smaller one. ``seed=None`` takes tied locations in index
+    order (about what ``torch.topk`` did before ties were broken at random).
 
     Args:
         grad: (B, N, C, 2) gradients at N locations.
         fraction: share of the locations kept (the paper: 20%).
+        seed: seed of the tie-breaking permutation (one per image of the batch); None: index order.
 
     Returns:
         (B, k) indices, k = round(fraction · N), largest first.
+
+    Example:
+        >>> g = torch.zeros(1, 8, 1, 2); g[0, 5] = 1.0             # one non-zero gradient, 7 ties
+        >>> keep = largest_gradients(g, 0.5)
+        >>> keep[0, 0].item(), len(set(keep[0].tolist())), torch.equal(keep, largest_gradients(g, 0.5))
+        (5, 4, True)
     """
     if grad.dim() != 4 or grad.shape[-1] != 2:
         raise ValueError(f"grad must have shape (B, N, C, 2), got {tuple(grad.shape)}")
@@ -74,7 +87,14 @@ def largest_gradients(grad: torch.Tensor, fraction: float = 0.2) -> torch.Tensor
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     k = max(1, int(round(fraction * grad.shape[1])))
     magnitude = grad.detach().pow(2).sum(dim=(-1, -2))                    # (B, N)
-    return magnitude.topk(k, dim=1).indices
+    if seed is None:
+        return magnitude.argsort(dim=1, descending=True, stable=True)[:, :k]
+    generator = torch.Generator().manual_seed(int(seed))
+    # a random order of the locations, then a stable sort by magnitude: equal magnitudes keep
+    # the random order among themselves, and larger ones always come first
+    shuffle = torch.rand(magnitude.shape, generator=generator).argsort(dim=1).to(magnitude.device)
+    order = magnitude.gather(1, shuffle).argsort(dim=1, descending=True, stable=True)[:, :k]
+    return shuffle.gather(1, order)
 
 
 def take_locations(index: torch.Tensor, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -59,7 +59,7 @@ def test_glance_page_on_fabricated_results(tmp_path):
     nb = run_page(tmp_path, tmp_path)
     assert glued(nb) == {"n_chapters": 7, "n_chapters_compared": 2, "n_comparisons": 5, "n_items": 14,
                          "n_items_tested": 4, "n_findings": 4, "n_held": 2, "n_not_held": 1,
-                         "n_not_tested": 1}
+                         "n_inconclusive": 0, "n_not_tested": 1}
     shown = text(nb)
     assert "not run" in shown and "unreadable (JSONDecodeError" in shown
     assert "no comparisons recorded" in shown and "ran, profile 'paper' (this page: 'quick')" in shown

@@ -34,6 +34,32 @@ def test_largest_gradients_and_gradient():
     assert torch.allclose(g[..., 0, 1], torch.full((2, 64), 0.25), atol=1e-5)
 
 
+def test_largest_gradients_breaks_ties_at_random_and_keeps_every_larger_value():
+    # a 32 × 32 image whose gradient is non-zero at 10% of the locations, all in the first rows
+    # (as the phantoms' background is exactly flat): the other 10% of the "largest 20%" are ties
+    n, g = 32, torch.Generator().manual_seed(3)
+    grad = torch.zeros(2, n * n, 1, 2)
+    strict = torch.arange(0, n * n // 10)
+    grad[:, strict, 0, 0] = torch.rand(2, strict.numel(), generator=g) + 0.1
+    keep = largest_gradients(grad, 0.2)
+    assert keep.shape == (2, round(0.2 * n * n))
+    for b in range(2):
+        kept = set(keep[b].tolist())
+        assert set(strict.tolist()) <= kept                      # every strictly larger value kept
+        ties = torch.tensor(sorted(kept - set(strict.tolist())))
+        rows = ties // n
+        # the ties spread over the rows of the zero background (index order would take the next 3 rows)
+        assert rows.max() - rows.min() > n // 2 and rows.unique().numel() > n // 2
+    # the larger values come first, in decreasing order
+    first = grad[0, keep[0, :strict.numel()], 0, 0]
+    assert torch.all(first[:-1] >= first[1:]) and torch.all(first > 0)
+    # seeded: the same seed gives the same set, another seed another one; None keeps index order
+    assert torch.equal(keep, largest_gradients(grad, 0.2))
+    assert not torch.equal(keep, largest_gradients(grad, 0.2, seed=1))
+    old = largest_gradients(grad, 0.2, seed=None)[0]
+    assert sorted(old.tolist()) == list(range(keep.shape[1]))
+
+
 def test_the_derivative_operator_is_measure_gradients_and_applies_to_continuous_images():
     g = torch.Generator().manual_seed(0)
     image = torch.rand(2, 1, 8, 8, generator=g)
