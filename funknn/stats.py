@@ -13,7 +13,10 @@ then resamples source images, not tiles, because tiles of one photograph are not
 * :func:`spread`: the spread over seeds (mean, standard deviation, range of the per-seed means).
 * :func:`decide`: ``"held"`` when the whole interval lies on the claimed side of the margin,
   ``"not held"`` when it lies wholly on the other side, else ``"inconclusive"``.
-* :func:`decide_every`: one verdict for a claim made in several settings (scales, problems).
+* :func:`decide_every`: one verdict for a claim made in several settings (scales, problems);
+  :func:`combine` the same from verdicts.
+* :func:`place` and :func:`decide_example`: a paper's single example (one image's score printed
+  beside a figure) against our distribution over images, not against our mean.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Interval", "Spread", "bootstrap_mean", "bootstrap_difference", "spread", "decide", "decide_every",
-           "DECISIONS"]
+           "combine", "place", "decide_example", "DECISIONS"]
 
 #: the three outcomes of :func:`decide`
 DECISIONS = ("held", "not held", "inconclusive")
@@ -252,6 +255,24 @@ def decide(interval: Interval, margin: float = 0.0, side: str = "above") -> str:
     return DECISIONS[0] if above else DECISIONS[1] if below else DECISIONS[2]
 
 
+def combine(verdicts: Iterable[str]) -> str:
+    """One verdict from several: ``"held"`` when each is held, ``"not held"`` when one is not
+    held, else ``"inconclusive"``.
+
+    >>> combine(["held", "held"]), combine(["held", "inconclusive"]), combine(["inconclusive", "not held"])
+    ('held', 'inconclusive', 'not held')
+    """
+    given = list(verdicts)
+    if not given:
+        raise ValueError("combine needs at least one verdict")
+    unknown = [v for v in given if v not in DECISIONS]
+    if unknown:
+        raise ValueError(f"unknown verdicts {unknown}; expected one of {DECISIONS}")
+    if all(v == DECISIONS[0] for v in given):
+        return DECISIONS[0]
+    return DECISIONS[1] if DECISIONS[1] in given else DECISIONS[2]
+
+
 def decide_every(intervals: Iterable[Interval], margin: float = 0.0, side: str = "above") -> str:
     """One verdict for a claim made in several settings at once (e.g. at every scale): ``"held"``
     when :func:`decide` holds it in each, ``"not held"`` when it fails in at least one, else
@@ -265,6 +286,35 @@ def decide_every(intervals: Iterable[Interval], margin: float = 0.0, side: str =
     verdicts = [decide(iv, margin, side) for iv in intervals]
     if not verdicts:
         raise ValueError("decide_every needs at least one interval")
-    if all(v == DECISIONS[0] for v in verdicts):
+    return combine(verdicts)
+
+
+def place(scores: Any, example: float) -> dict[str, float]:
+    """Where a paper's single example (one test image's score, as printed beside a figure) falls in
+    our distribution of per-image scores (any shape; all entries pooled, e.g. seeds × images):
+    median, quartiles, best and worst, and the share of ours below the example.
+
+    >>> p = place([1.0, 2.0, 3.0, 4.0, 5.0], 4.5)
+    >>> p["median"], p["q1"], p["best"], p["below"], p["n"]
+    (3.0, 2.0, 5.0, 0.8, 5)
+    """
+    values = np.asarray(scores, dtype=float).ravel()
+    if values.size == 0 or not np.isfinite(values).any():
+        raise ValueError("place needs at least one finite score")
+    values = values[np.isfinite(values)]
+    q1, median, q3 = (float(x) for x in np.quantile(values, [0.25, 0.5, 0.75]))
+    return {"example": float(example), "median": median, "q1": q1, "q3": q3, "best": float(values.max()),
+            "worst": float(values.min()), "below": float((values < example).mean()), "n": int(values.size)}
+
+
+def decide_example(placement: dict[str, float]) -> str:
+    """The verdict on "we reach the paper's example" from :func:`place`: ``"held"`` when our median
+    image reaches it (it is typical of ours), ``"not held"`` when even our best does not, else
+    ``"inconclusive"`` (some of ours reach it).
+
+    >>> [decide_example(place([1, 2, 3], example)) for example in (2, 2.5, 4)]
+    ['held', 'inconclusive', 'not held']
+    """
+    if placement["median"] >= placement["example"]:
         return DECISIONS[0]
-    return DECISIONS[1] if DECISIONS[1] in verdicts else DECISIONS[2]
+    return DECISIONS[1] if placement["best"] < placement["example"] else DECISIONS[2]

@@ -83,3 +83,19 @@ def test_decide_every_needs_each_setting_held_and_fails_on_one_not_held():
     assert stats.decide_every(iv, margin=1.0, side="below") == "held"
     with pytest.raises(ValueError, match="at least one"):
         stats.decide_every([])
+
+
+def test_place_and_decide_example_against_a_known_distribution():
+    scores = np.arange(1.0, 101.0).reshape(4, 25)          # 100 scores 1..100 (seeds × images, pooled)
+    p = stats.place(scores, 90.0)
+    assert p["n"] == 100 and p["median"] == 50.5 and p["best"] == 100.0 and p["worst"] == 1.0
+    assert p["below"] == 0.89 and p["q1"] < p["median"] < p["q3"]
+    assert stats.decide_example(p) == "inconclusive"        # some of ours reach 90, the median does not
+    assert stats.decide_example(stats.place(scores, 50.0)) == "held"
+    assert stats.decide_example(stats.place(scores, 100.5)) == "not held"
+    assert stats.place([1.0, float("nan"), 3.0], 2.0)["n"] == 2
+    with pytest.raises(ValueError, match="finite"):
+        stats.place([], 1.0)
+    assert stats.combine(["held", "inconclusive", "held"]) == "inconclusive"
+    with pytest.raises(ValueError, match="unknown verdicts"):
+        stats.combine(["held", "maybe"])

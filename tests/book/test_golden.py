@@ -1,0 +1,66 @@
+"""The golden file's check: a figure that moves beyond its tolerance fails, one within passes."""
+
+import json
+
+import pytest
+
+from funknn_book import golden
+
+
+def fabricate(folder, shift=0.0, profile="quick"):
+    """Results files holding every pinned figure (value 20 + shift) and its spread (0.05, or 1.0 for
+    chapter 5's solver)."""
+    files = {}
+    for pin in golden.PINS:
+        data = files.setdefault(pin.notebook, {"notebook": pin.notebook, "profile": profile})
+        node = data
+        for key in pin.path[:-1]:
+            node = node.setdefault(key, {})
+        node[pin.path[-1]] = 20.0 + shift
+        if pin.spread is not None:
+            source, path = pin.notebook, pin.spread
+            if path[0].startswith("@"):
+                source, path = path[0][1:], path[1:]
+            node = files.setdefault(source, {"notebook": source, "profile": profile})
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = 1.0 if source == "05_inverse_derivatives" else 0.05
+    for name, data in files.items():
+        (folder / f"{name}.json").write_text(json.dumps(data))
+
+
+def test_refresh_then_check_passes_and_a_regression_fails(tmp_path, capsys):
+    run, spec = tmp_path / "run", tmp_path / "golden.json"
+    run.mkdir()
+    fabricate(run)
+    out = golden.refresh(run, spec, machine="test")
+    assert len(out["pins"]) == len(golden.PINS)
+    tolerances = {p["notebook"]: p["tolerance"] for p in out["pins"]}
+    assert tolerances["05_inverse_derivatives"] == 3.0 and tolerances["01_super_resolution"] == golden.FLOOR
+    assert all(row["status"] == "ok" for row in golden.check(run, spec))
+    assert golden.main(["check", str(run), "--golden", str(spec)]) == 0
+    # a −3 dB regression everywhere: chapter 1's pins (tolerance 0.3) fail, chapter 5's (3 × 1.0) hold
+    fabricate(run, shift=-3.0)
+    status = {row["pin"]: row["status"] for row in golden.check(run, spec)}
+    assert status["01_super_resolution: snr / FunkNN (single) / ×2"] == "moved"
+    assert status["05_inverse_derivatives: si_snr_db / dense: FunkNN prior, + fine-tuning"] == "ok"
+    assert golden.main(["check", str(run), "--golden", str(spec)]) == 1
+    assert "make golden-refresh" in capsys.readouterr().err
+
+
+def test_missing_files_fail_and_another_profile_is_skipped(tmp_path):
+    run, spec = tmp_path / "run", tmp_path / "golden.json"
+    run.mkdir()
+    fabricate(run)
+    golden.refresh(run, spec)
+    (run / "04_generative_prior.json").unlink()
+    rows = golden.check(run, spec)
+    assert {r["status"] for r in rows if r["pin"].startswith("04_")} == {"missing"}
+    fabricate(run, shift=-5.0, profile="paper")
+    assert {r["status"] for r in golden.check(run, spec)} == {"skipped"}
+    with pytest.raises(ValueError, match="profile 'paper'"):
+        golden.refresh(run, spec)
+    fabricate(run)
+    (run / "06_limited_view_ct.json").unlink()
+    with pytest.raises(FileNotFoundError, match="06_limited_view_ct.json"):
+        golden.refresh(run, spec)
