@@ -56,13 +56,19 @@ def test_patches_script(capsys):
 
 def test_design_choices_script(capsys, tmp_path):
     out = _load("design_choices").main(["--steps", "2", "--size", "16", "--batch-images", "2",
-                                         "--batch-pixels", "16", "--tiles", "1", "--tile", "64",
+                                         "--batch-pixels", "16", "--tiles", "2", "--tile", "64",
+                                         "--seeds", "0", "1",
                                          "--low-size", "16", "--out", str(tmp_path),
                                          "--plot", str(tmp_path / "curves.png")])
     assert len(out["variants"]) == 4 and (tmp_path / "results.json").is_file()
     assert (tmp_path / "curves.png").stat().st_size > 0
     assert all(len(v["loss"]) == 2 and np.isfinite(v["snr"]["x4"]) for v in out["variants"].values())
-    assert "paper (raw patch, default init)" in capsys.readouterr().out
+    assert out["seeds"] == [0, 1] and (tmp_path / "variant3_seed1.pt").is_file()
+    both = out["variants"]["both (ours)"]
+    assert len(both["snr_per_seed"]["x2"]) == 2 and both["minus_paper"]["x2"]["seeds"] == [2, 2]
+    assert both["verdict"] in ("held", "not held", "inconclusive")
+    printed = capsys.readouterr().out
+    assert "paper (raw patch, default init)" in printed and "paired 95% bootstrap interval" in printed
 
 
 def test_prior_range_script(capsys, tmp_path):
