@@ -35,8 +35,10 @@ def test_refresh_then_check_passes_and_a_regression_fails(tmp_path, capsys):
     fabricate(run)
     out = golden.refresh(run, spec, machine="test")
     assert len(out["pins"]) == len(golden.PINS)
-    tolerances = {p["notebook"]: p["tolerance"] for p in out["pins"]}
-    assert tolerances["05_inverse_derivatives"] == 3.0 and tolerances["01_super_resolution"] == golden.FLOOR
+    tolerances = {" / ".join(p["path"]): p["tolerance"] for p in out["pins"]}
+    assert tolerances["si_snr_db / dense: FunkNN prior, + fine-tuning"] == 3.0       # 3 × the solver's SD
+    assert tolerances["si_snr_db / dense: Poisson"] == 1.0                            # the pin's own floor
+    assert tolerances["snr / FunkNN (single) / ×2"] == golden.FLOOR                  # 3 × 0.05 < the floor
     assert all(row["status"] == "ok" for row in golden.check(run, spec))
     assert golden.main(["check", str(run), "--golden", str(spec)]) == 0
     # a −3 dB regression everywhere: chapter 1's pins (tolerance 0.3) fail, chapter 5's (3 × 1.0) hold
