@@ -83,8 +83,9 @@ def test_02_out_of_distribution_paper_profile(tmp_path, paper_super_resolution, 
 
 @pytest.mark.slow
 def test_03_derivatives_paper_profile(tmp_path):
-    summary = run_paper_profile("03_derivatives", tmp_path, train=True, steps=2, n_test=1, scales=[1],
-                                batch_images=1, figure_size=32, checkpoint_dir=str(tmp_path / "ck"))
+    summary = run_paper_profile("03_derivatives", tmp_path, train=True, steps=2, n_test=1,
+                                n_dist=2, scales=[1], batch_images=1, figure_size=32,
+                                checkpoint_dir=str(tmp_path / "ck"))
     assert summary["profile"] == "paper" and summary["training_resolution"] == 128
     assert summary["checkpoint_steps"] == {"FunkNN (paper's procedure)": 2, "FunkNN (ours)": 2}
     assert list(summary["snr_db"]["FunkNN (ours)"]) == ["64", "128"]
