@@ -3,7 +3,8 @@
 #               embedded data with papermill, prepare the live zoom page (npm ci of book/'s
 #               lockfile, ONNX export of the shipped models), build the Jupyter Book (_build/html)
 #   make test   same set-up, then lint (ruff, with a complexity limit), the type check (mypy),
-#               unit tests and docstring examples, notebook execution checked by nbval, and a
+#               unit tests and docstring examples, notebook execution checked by nbval, the
+#               headline figures against book/golden.json (make golden-refresh rewrites it), a
 #               strict book build (warnings are errors), then every page of it opened in headless
 #               Chromium (Debian's chromium package; tests/browser_check.py)
 # Variables: PYTHON (interpreter that creates .venv), PROFILE (quick|paper), NOTEBOOKS, JOBS, THREADS.
@@ -48,7 +49,7 @@ NPM ?= npm
 NODE_STAMP := book/node_modules/.package-lock.json
 ZOOM := book/_static/zoom/manifest.json
 
-.PHONY: seeds book test install lint typecheck unit notebooks nbval book-strict browser clean zoom
+.PHONY: seeds book test install lint typecheck unit notebooks nbval golden golden-refresh book-strict browser clean zoom
 
 install: $(STAMP)
 
@@ -107,6 +108,15 @@ nbval: notebooks
 	OMP_NUM_THREADS=$(THREADS) $(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --nbval --nbval-current-env \
 	    --nbval-sanitize-with .nbval-sanitize.cfg -p no:odl_plugins $(SCHEDULE)
 
+# The quick profile's headline figures of this run against the committed book/golden.json, each
+# within a tolerance from its measured seed / solver spread (book/funknn_book/golden.py); a run of
+# another PROFILE is skipped. After a change meant to move them: make golden-refresh, commit the file.
+golden: notebooks
+	$(BIN)/python -m funknn_book.golden check $(RESULTS) --golden book/golden.json
+
+golden-refresh: notebooks
+	$(BIN)/python -m funknn_book.golden refresh $(RESULTS) --golden book/golden.json
+
 book-strict: notebooks zoom
 	rm -rf _build/book
 	$(BIN)/jupyter-book build . --path-output _build/book -W -n --keep-going -q
@@ -139,7 +149,7 @@ data/checkpoints/seeds/%.pt: | $(STAMP)
 
 seeds: $(SEED_FILES)
 
-test: lint typecheck unit nbval book-strict browser
+test: lint typecheck unit nbval golden book-strict browser
 
 clean:
 	rm -rf _build book/executed book/_static/zoom
