@@ -142,10 +142,14 @@ NICE ?= nice -n 15
 
 data/checkpoints/seeds/%.pt: | $(STAMP)
 	@mkdir -p _build/seeds data/checkpoints/seeds
+	# a run that an earlier session committed unfinished (data/checkpoints/in_progress/) resumes from there
+	@if [ -f data/checkpoints/in_progress/$*.pt ] && [ ! -f _build/seeds/$*.pt ]; then \
+	    cp data/checkpoints/in_progress/$*.pt _build/seeds/$*.pt; fi
 	OMP_NUM_THREADS=$(THREADS) $(NICE) $(BIN)/python -m funknn train \
 	    --config configs/$(shell echo $* | sed 's/_seed[0-9]*$$//').yaml \
 	    --seed $(shell echo $* | sed 's/.*_seed//') --no-progress --out _build/seeds/$*.pt
 	$(BIN)/python -m funknn release _build/seeds/$*.pt --out $@.tmp && mv $@.tmp $@
+	rm -f data/checkpoints/in_progress/$*.pt
 
 seeds: $(SEED_FILES)
 
