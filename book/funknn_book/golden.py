@@ -8,9 +8,10 @@ file from a run, deliberately, after a change that is meant to move the numbers.
 
 A pin's tolerance is ``max(floor, K × spread)``, where the spread is the one measured in the
 same run: the standard deviation over training seeds of a row of Table 1 (chapter 1's
-``seed_spread``), or of one image's score over solver seeds (chapter 5's ``solver_sd_db``);
-pins without a measured spread get the floor, :data:`FLOOR` (evaluation of a fixed model differs
-between CPUs by far less) or a pin's own.
+``seed_spread``), or of one image's score over solver seeds (chapter 5's ``solver_sd_db``),
+divided by √n where the pin is a mean over n test images solved independently (the standard
+deviation of that mean over solver seeds); pins without a measured spread get the floor,
+:data:`FLOOR` (evaluation of a fixed model differs between CPUs by far less) or a pin's own.
 """
 
 from __future__ import annotations
@@ -38,13 +39,16 @@ FLOOR = 0.3
 class Pin:
     """One pinned figure: its chapter (results file stem), its path in the file, the path of its
     measured spread in the same file (``None``: the floor; a first key ``"@<chapter>"`` reads
-    another chapter's file), the spread's meaning and the pin's floor (dB)."""
+    another chapter's file), the spread's meaning, the pin's floor (dB) and, for a spread of one
+    image that pins a mean over images, the path of that number of images in the pin's file (the
+    spread is divided by its square root)."""
 
     notebook: str
     path: tuple[str, ...]
     spread: tuple[str, ...] | None = None
     basis: str = ""
     floor: float = FLOOR
+    images: tuple[str, ...] | None = None
 
     @property
     def name(self) -> str:
@@ -65,13 +69,14 @@ PINS: tuple[Pin, ...] = (
       for row in ("FunkNN (factor)", "U-Net (paper)")),
     Pin("04_generative_prior", ("autoencoder_test_snr_db",)),
     Pin("04_generative_prior", ("funknn_snr_x2_db", "FunkNN (factor, cubic_conv)")),
-    *(Pin(_CH5, ("si_snr_db", row), ("solver_sd_db", row), "SD of one image over solver seeds")
-      for row in _SOLVED),
+    *(Pin(_CH5, ("si_snr_db", row), ("solver_sd_db", row), "SD over solver seeds of one image / √images",
+          images=("test_images",)) for row in _SOLVED),
     # the classical baselines: convex problems solved by Adam (their spread between CPUs is not measured)
     *(Pin(_CH5, ("si_snr_db", row), floor=2.0) for row in ("dense: Poisson", "sparse: Poisson + TV")),
     Pin("06_limited_view_ct", ("paper_protocol_minus_fbp_ramp_db",),
         ("@" + _CH5, "solver_sd_db", "sparse: FunkNN prior, + fine-tuning"),
-        "chapter 5's SD of one image over solver seeds (the same prior and solver)"),
+        "chapter 5's SD of one image over solver seeds (the same prior and solver) / √images",
+        images=("test_images",)),
 )
 
 
@@ -114,7 +119,14 @@ def _spread(pin: Pin, files: Mapping[str, dict[str, Any] | None]) -> float | Non
     path, source = pin.spread, pin.notebook
     if path[0].startswith("@"):       # a spread measured in another chapter
         source, path = path[0][1:], path[1:]
-    return lookup(files.get(source), path)
+    spread = lookup(files.get(source), path)
+    if spread is None or pin.images is None:
+        return spread
+    images = lookup(files.get(pin.notebook), pin.images)
+    if images is None or images < 1:
+        raise KeyError(f"{pin.name}: its number of images {'/'.join(pin.images)} is not in "
+                       f"{pin.notebook}.json")
+    return spread / math.sqrt(images)
 
 
 def _files(results_dir: Path) -> dict[str, dict[str, Any] | None]:

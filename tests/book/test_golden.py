@@ -8,8 +8,8 @@ from funknn_book import golden
 
 
 def fabricate(folder, shift=0.0, profile="quick"):
-    """Results files holding every pinned figure (value 20 + shift) and its spread (0.05, or 1.0 for
-    chapter 5's solver)."""
+    """Results files holding every pinned figure (value 20 + shift), its spread (0.05, or 1.0 for
+    chapter 5's solver) and, for a pin of a mean over images, 4 test images."""
     files = {}
     for pin in golden.PINS:
         data = files.setdefault(pin.notebook, {"notebook": pin.notebook, "profile": profile})
@@ -17,6 +17,8 @@ def fabricate(folder, shift=0.0, profile="quick"):
         for key in pin.path[:-1]:
             node = node.setdefault(key, {})
         node[pin.path[-1]] = 20.0 + shift
+        if pin.images is not None:
+            data[pin.images[0]] = 4
         if pin.spread is not None:
             source, path = pin.notebook, pin.spread
             if path[0].startswith("@"):
@@ -36,16 +38,20 @@ def test_refresh_then_check_passes_and_a_regression_fails(tmp_path, capsys):
     out = golden.refresh(run, spec, machine="test")
     assert len(out["pins"]) == len(golden.PINS)
     tolerances = {" / ".join(p["path"]): p["tolerance"] for p in out["pins"]}
-    assert tolerances["si_snr_db / dense: FunkNN prior, + fine-tuning"] == 3.0       # 3 × the solver's SD
+    assert tolerances["si_snr_db / dense: FunkNN prior, + fine-tuning"] == 1.5       # 3 × the SD / √4 images
     assert tolerances["si_snr_db / dense: Poisson"] == 2.0                            # the pin's own floor
     assert tolerances["snr / FunkNN (single) / ×2"] == golden.FLOOR                  # 3 × 0.05 < the floor
     assert all(row["status"] == "ok" for row in golden.check(run, spec))
     assert golden.main(["check", str(run), "--golden", str(spec)]) == 0
-    # a −3 dB regression everywhere: chapter 1's pins (tolerance 0.3) fail, chapter 5's (3 × 1.0) hold
-    fabricate(run, shift=-3.0)
+    # a −1 dB regression everywhere: chapter 1's pins (tolerance 0.3) fail, chapter 5's (3 × 1.0 / √4) hold
+    fabricate(run, shift=-1.0)
     status = {row["pin"]: row["status"] for row in golden.check(run, spec)}
     assert status["01_super_resolution: snr / FunkNN (single) / ×2"] == "moved"
     assert status["05_inverse_derivatives: si_snr_db / dense: FunkNN prior, + fine-tuning"] == "ok"
+    # −3 dB moves chapter 5's too
+    fabricate(run, shift=-3.0)
+    status = {row["pin"]: row["status"] for row in golden.check(run, spec)}
+    assert status["05_inverse_derivatives: si_snr_db / dense: FunkNN prior, + fine-tuning"] == "moved"
     assert golden.main(["check", str(run), "--golden", str(spec)]) == 1
     assert "make golden-refresh" in capsys.readouterr().err
 
@@ -65,4 +71,15 @@ def test_missing_files_fail_and_another_profile_is_skipped(tmp_path):
     fabricate(run)
     (run / "06_limited_view_ct.json").unlink()
     with pytest.raises(FileNotFoundError, match="06_limited_view_ct.json"):
+        golden.refresh(run, spec)
+
+
+def test_a_spread_per_image_needs_the_number_of_images(tmp_path):
+    run, spec = tmp_path / "run", tmp_path / "golden.json"
+    run.mkdir()
+    fabricate(run)
+    data = json.loads((run / "06_limited_view_ct.json").read_text())
+    del data["test_images"]
+    (run / "06_limited_view_ct.json").write_text(json.dumps(data))
+    with pytest.raises(KeyError, match="test_images"):
         golden.refresh(run, spec)
