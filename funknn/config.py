@@ -36,6 +36,7 @@ from .engine import AMP
 from .generative import PERCEPTUAL, FitConfig, FlowConfig, GASPConfig
 from .models import NETWORKS
 from .models.funknn import ACTIVATIONS
+from .models.gasp import POOLS
 from .models.registry import build, entry, names
 from .sampling import BOUNDARIES, KERNELS
 from .tasks.super_resolution import LOSSES, MODES, TrainConfig
@@ -148,7 +149,7 @@ _DATA_IDENTITY = ("name", "count", "short_side")
 CHOICES: dict[str, tuple[Any, ...]] = {
     "mode": MODES, "loss": LOSSES, "perceptual": PERCEPTUAL, "amp": AMP, "network": NETWORKS,
     "activation": ACTIVATIONS, "kernel": KERNELS, "boundary": BOUNDARIES, "in_channels": CHANNELS,
-    "couplings": (1, 2), "split": SPLITS, "task": tuple(TASKS),
+    "couplings": (1, 2), "split": SPLITS, "task": tuple(TASKS), "disc_pool": POOLS,
 }
 
 

@@ -9,6 +9,7 @@ from funknn.inverse import DerivativeProblem, SolverConfig, solve
 from funknn.metrics import si_snr
 from funknn.models import GASP, build
 from funknn.models.gasp import (
+    PositionNorm,
     discriminator_loss,
     farthest_points,
     generator_loss,
@@ -138,3 +139,100 @@ def test_registry_and_config_round_trip():
     assert isinstance(g, GASP) and g.config["disc_channels"] == [8, 16]
     again = GASP(**g.config)
     assert again.function.num_weights == g.function.num_weights
+
+
+#: every opt-in option of GASP's published structure, on
+PUBLISHED = dict(disc_batchnorm=True, disc_pool="mean", weightnet_depth=4, weightnet_batchnorm=True,
+                 weightnet_final_activation=True, generator_slope=0.1)
+
+
+def test_default_structure_keeps_the_shipped_state_dict_keys():
+    g = _gasp()
+    disc = {k for k in g.state_dict() if k.startswith("discriminator.")}
+    # the weight networks are Linear, LeakyReLU, Linear: indices 0 and 2, as the shipped checkpoint's
+    assert {k.split("weightnet.")[1] for k in disc if "weightnet" in k} == {"0.weight", "0.bias", "2.weight",
+                                                                            "2.bias"}
+    assert not any("norm" in k for k in g.state_dict())
+    assert g.discriminator.pool == "max" and g.function.slope == 0.2
+    # the options at their defaults build the same model, weight for weight
+    torch.manual_seed(0)
+    same = GASP(**SMALL, disc_batchnorm=False, disc_pool="max", weightnet_depth=2, weightnet_batchnorm=False,
+                weightnet_final_activation=False, generator_slope=0.2).eval()
+    assert g.state_dict().keys() == same.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(g.state_dict().values(), same.state_dict().values()))
+
+
+def test_published_options_change_the_structure():
+    g = _gasp(weightnet=4, **PUBLISHED)
+    net = g.discriminator.head.weightnet
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 4 and all(m.out_features == 4 for m in linears)
+    assert isinstance(net[-1], torch.nn.LeakyReLU)                           # activated last layer too
+    assert sum(isinstance(m, PositionNorm) for m in net.modules()) == 4
+    norms = g.discriminator.norms
+    assert [n.num_features for n in norms] == list(SMALL["disc_channels"])  # none after the last PointConv
+    assert g.hypernetwork[1].negative_slope == 0.1 and g.function.slope == 0.1
+    assert GASP(**g.config).state_dict().keys() == g.state_dict().keys()   # the config rebuilds it
+    x = torch.rand(3, 1, 16, 16)
+    assert g.discriminate(x).shape == (3,)
+    # the weight networks' norm sees only the fixed positions: train and eval mode agree
+    rel = g.discriminator.convs[0].rel
+    w_eval = g.discriminator.convs[0].weightnet.eval()(rel)
+    w_train = g.discriminator.convs[0].weightnet.train()(rel)
+    assert torch.allclose(w_eval, w_train)
+    # the discriminator's norm uses batch statistics in train mode: R1 is differentiable through them
+    g.train()
+    r1 = r1_penalty(g.discriminator, x)
+    assert r1.requires_grad and torch.isfinite(r1)
+    r1.backward()
+    assert all(p.grad is not None for p in g.discriminator.norms.parameters())
+
+
+def test_mean_pooling_and_the_slope_change_the_outputs():
+    base, mean = _gasp(), _gasp(disc_pool="mean")
+    assert mean.state_dict().keys() == base.state_dict().keys()
+    x = torch.rand(2, 1, 16, 16)
+    assert not torch.allclose(base.discriminate(x), mean.discriminate(x))
+    z = torch.randn(2, 8)
+    assert not torch.allclose(base.generate(z), _gasp(generator_slope=0.1).generate(z))
+
+
+@pytest.mark.parametrize("option, value", [("disc_pool", "median"), ("weightnet_depth", 0), ("weightnet", 0),
+                                           ("generator_slope", 1.5), ("generator_slope", -0.1),
+                                           ("disc_channels", (8, 0)), ("neighbours", 0)])
+def test_bad_structure_options_raise_naming_the_option(option, value):
+    with pytest.raises(ValueError, match=option):
+        GASP(**{**SMALL, option: value})
+
+
+def test_the_published_structure_changes_the_shipped_recipe():
+    from funknn.config import RunSpec, recipe
+    from funknn.models.gasp import PUBLISHED_64
+
+    assert {k: PUBLISHED_64[k] for k in PUBLISHED} == PUBLISHED
+    spec = recipe("ellipses64_gasp").changed(PUBLISHED_64)
+    args = spec.model.complete()
+    assert (args["frequencies"], list(args["hidden"]), list(args["hypernet"]), args["weightnet"]) == (
+        128, [128] * 3, [256, 512], 16)
+    assert list(args["disc_channels"]) == [64, 128, 256, 512]
+    small = GASP(image_size=16, **{**PUBLISHED_64, "hypernet": (16,), "disc_channels": (8, 8, 8, 8)})
+    assert small.function.num_weights == 2 * 128 * 128 + 128 + 2 * (128 * 128 + 128) + 128 + 1
+    with pytest.raises(ValueError, match="disc_pool"):
+        RunSpec.from_dict({"task": "gasp", "model": {"name": "gasp", "disc_pool": "median"}})
+
+
+def test_position_norm_is_batch_norm_with_exact_statistics():
+    x = torch.randn(5, 3, 4)
+    norm = PositionNorm(4)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 2)
+        norm.bias.uniform_(-1, 1)
+    reference = torch.nn.BatchNorm1d(4).train()
+    reference.load_state_dict({"weight": norm.weight.data, "bias": norm.bias.data}, strict=False)
+    expected = reference(x.reshape(-1, 4)).view_as(x)
+    assert torch.allclose(norm(x), expected, atol=1e-5)
+    assert torch.allclose(norm.eval()(x), expected, atol=1e-5)             # no running statistics
+    assert torch.allclose(norm(x[:1, :1]), norm.bias.expand(1, 1, 4))       # one position: β
+    # the published structure on a grid so small that the last PointConv sees a single point
+    g = _gasp(image_size=16, disc_channels=(4, 4, 4, 4), weightnet=4, **PUBLISHED).train()
+    assert g.discriminate(torch.rand(2, 1, 16, 16)).shape == (2,)

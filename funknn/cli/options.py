@@ -58,6 +58,13 @@ HELP = {
     "sigma": "standard deviation of the Fourier frequencies",
     "r1_every": "lazy R1: every this many steps, weighted by as much",
     "lr_disc": "the discriminator's learning rate (--lr: the hypernetwork's)",
+    "weightnet": "GASP: width of the discriminator's weight networks",
+    "weightnet_depth": "GASP: linear layers per weight network (GASP's published net: 4)",
+    "weightnet_batchnorm": "GASP: batch normalisation in the weight networks",
+    "weightnet_final_activation": "GASP: batch norm and LeakyReLU after the weight network's last layer too",
+    "disc_batchnorm": "GASP: batch normalisation after the discriminator's PointConvs",
+    "disc_pool": "GASP: pooling over each kept point's neighbours ('mean': GASP's published average pooling)",
+    "generator_slope": "GASP: LeakyReLU slope of the function and the hypernetwork (GASP's published: 0.1)",
 }
 
 #: --data's help per task

@@ -18,6 +18,25 @@ A sample is a function ``f_θ(x, y)`` given by its own weights θ:
   The training images all come on one fixed grid, so the neighbour and pooling indices are
   computed once, when the model is built.
 
+The defaults are this package's small GASP (the shipped ``ellipses64_gasp`` checkpoint). GASP's
+own 64² CelebA-HQ structure (the authors' ``configs/config_celebahq64.json``) needs the opt-in
+options ``disc_batchnorm``, ``disc_pool="mean"``, ``weightnet_depth=4``,
+``weightnet_batchnorm``, ``weightnet_final_activation`` and ``generator_slope=0.1`` besides the
+sizes; :data:`PUBLISHED_64` holds them all (``recipe("ellipses64_gasp").changed(PUBLISHED_64)``
+is that structure with the shipped recipe's training).
+
+Batch normalisation (``disc_batchnorm``, as GASP: after every PointConv but the last, before
+its LeakyReLU) normalises each channel over the batch and the points. The discriminator trains
+in train mode (the training loop sets it), so every forward pass, the R1 pass included, uses
+the statistics of its own batch, as GASP's code does: the real and the generated images go
+through in separate passes, and R1's gradient flows through the batch statistics too (the
+penalty couples the images of a batch; a data-parallel run normalises per part, without
+synchronising the statistics across processes). In eval mode the running statistics are used
+(the discriminator is not needed outside training). The weight network's batch normalisation
+(``weightnet_batchnorm``) sees only the fixed relative positions, never the data, so its batch
+statistics are exact and identical in every pass: it keeps no running statistics and gives the
+same output in train and eval mode.
+
 A sample's weights travel where a low-resolution image would, as a (B, P, 1, 1) tensor
 (``GASP.low_resolution``), and :attr:`GASP.function` is a coordinate model
 ``function(coords, weights) -> values``: :func:`funknn.render`,
@@ -33,7 +52,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -42,11 +61,31 @@ from torch import nn
 from ..sampling import check_coords, check_image, grid_coords
 from .registry import register
 
-SLOPE = 0.2   # LeakyReLU's negative slope, in the function, the hypernetwork and the discriminator
+SLOPE = 0.2   # LeakyReLU's negative slope: the discriminator's, and by default the generator's
 
 
-def _leaky(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, SLOPE)
+#: how the discriminator pools the features of each kept point's neighbours
+POOLS = ("max", "mean")
+
+#: GASP's published structure for 64² images (the authors' CelebA-HQ 64² configuration), as
+#: :class:`GASP` arguments beside ``image_size`` and ``in_channels``: 128 Fourier frequencies of
+#: σ = 2, a function MLP 3 × 128, a hypernetwork 256-512 from a latent of 64; PointConvs of 64,
+#: 128, 256 and 512 channels over 9 neighbours with batch normalisation, mean pooling, weight
+#: networks of four layers of 16 with batch normalisation; LeakyReLU 0.1 in the generator.
+PUBLISHED_64: dict = dict(latent_dim=64, frequencies=128, sigma=2.0, hidden=(128, 128, 128),
+                          hypernet=(256, 512), disc_channels=(64, 128, 256, 512), neighbours=9,
+                          weightnet=16, weightnet_depth=4, weightnet_batchnorm=True,
+                          weightnet_final_activation=True, disc_batchnorm=True, disc_pool="mean",
+                          generator_slope=0.1)
+
+
+def _leaky(x: torch.Tensor, slope: float = SLOPE) -> torch.Tensor:
+    return F.leaky_relu(x, slope)
+
+
+def _check_slope(slope: float, name: str) -> None:
+    if not 0 <= slope < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {slope}")
 
 
 class FourierFunction(nn.Module):
@@ -60,16 +99,18 @@ class FourierFunction(nn.Module):
         hidden: widths of the MLP's hidden layers.
         out_channels: C.
         seed: seed of the frequency matrix (also stored with the weights).
+        slope: negative slope of the hidden layers' LeakyReLU (GASP: 0.1).
     """
 
     def __init__(self, frequencies: int = 64, sigma: float = 2.0, hidden: Sequence[int] = (64, 64),
-                 out_channels: int = 1, seed: int = 0) -> None:
+                 out_channels: int = 1, seed: int = 0, slope: float = SLOPE) -> None:
         super().__init__()
         if frequencies < 1 or not hidden or min(hidden) < 1 or out_channels < 1:
             raise ValueError("frequencies, every hidden width and out_channels must be positive, got "
                              f"{frequencies}, {tuple(hidden)}, {out_channels}")
         if not sigma > 0:
             raise ValueError(f"sigma must be positive, got {sigma}")
+        _check_slope(slope, "generator_slope")
         g = torch.Generator().manual_seed(seed)
         self.freqs: torch.Tensor
         self.register_buffer("freqs", sigma * torch.randn(frequencies, 2, generator=g))
@@ -78,6 +119,7 @@ class FourierFunction(nn.Module):
         self.layers = list(zip(widths[:-1], widths[1:]))
         self.num_weights = sum(i * o + o for i, o in self.layers)
         self.out_channels = out_channels
+        self.slope = slope
 
     def features(self, coords: torch.Tensor) -> torch.Tensor:
         """γ(x): (B, N, 2F)."""
@@ -106,23 +148,63 @@ class FourierFunction(nn.Module):
             b = theta[:, start:start + fan_out]
             start += fan_out
             h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
-            h = _leaky(h) if n < len(self.layers) - 1 else h
+            h = _leaky(h, self.slope) if n < len(self.layers) - 1 else h
         return 0.5 * (torch.tanh(h) + 1)
+
+
+class PositionNorm(nn.Module):
+    """Batch normalisation of (…, C) features over all leading positions,
+    ``γ (x − mean) / sqrt(var + ε) + β`` with the biased variance, as ``nn.BatchNorm1d`` in train
+    mode, but with exact statistics and no running estimate: the weight network's input is one
+    fixed set of relative positions, so train and eval mode agree. A single position (the last
+    PointConv of a small grid) normalises to β, where ``nn.BatchNorm1d`` would refuse."""
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, x.shape[-1])
+        mean, var = flat.mean(0), flat.var(0, unbiased=False)
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+
+
+def weight_network(mid: int, depth: int = 2, batchnorm: bool = False, final_activation: bool = False
+                   ) -> nn.Sequential:
+    """PointConv's weight network, relative position (…, 2) → (…, M): ``depth`` linear layers of
+    width M = ``mid``, each but the last (each, with ``final_activation``) followed by a
+    :class:`PositionNorm` (with ``batchnorm``) and a LeakyReLU. The defaults are this package's
+    two-layer net; GASP's is ``depth=4, batchnorm=True, final_activation=True`` with M = 16."""
+    if mid < 1 or depth < 1:
+        raise ValueError(f"weightnet and weightnet_depth must be positive, got {mid}, {depth}")
+    layers: list[nn.Module] = []
+    width = 2
+    for n in range(depth):
+        layers.append(nn.Linear(width, mid))
+        if n < depth - 1 or final_activation:
+            if batchnorm:
+                layers.append(PositionNorm(mid))
+            layers.append(nn.LeakyReLU(SLOPE))
+        width = mid
+    return nn.Sequential(*layers)
 
 
 class PointConv(nn.Module):
     """A PointConv layer on a fixed point set: each output point gathers its k nearest input
     points' features (B, N, k, C_in), weighs them by a weight network of the relative positions
-    (k, M per point), sums to (C_in × M) and maps that linearly to C_out."""
+    (k, M per point; :func:`weight_network`, built from ``weightnet`` options), sums to
+    (C_in × M) and maps that linearly to C_out."""
 
     def __init__(self, in_channels: int, out_channels: int, mid: int, rel: torch.Tensor,
-                 index: torch.Tensor) -> None:
+                 index: torch.Tensor, weightnet: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.rel: torch.Tensor
         self.index: torch.Tensor
         self.register_buffer("rel", rel, persistent=False)        # (N_out, k, 2)
         self.register_buffer("index", index, persistent=False)    # (N_out, k)
-        self.weightnet = nn.Sequential(nn.Linear(2, mid), nn.LeakyReLU(SLOPE), nn.Linear(mid, mid))
+        self.weightnet = weight_network(mid, **(weightnet or {}))
         self.linear = nn.Linear(in_channels * mid, out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:          # (B, N_in, C) -> (B, N_out, C_out)
@@ -155,16 +237,40 @@ def nearest(queries: torch.Tensor, points: torch.Tensor, k: int, chunk: int = 10
 
 class PointCloudDiscriminator(nn.Module):
     """GASP's discriminator on the (coordinate, value) sets of a fixed ``size × size`` grid: PointConv
-    layers of ``channels`` widths, each followed by farthest-point pooling to a quarter of the
-    points (max over the k nearest), then a last PointConv from all remaining points to one
-    logit at the centre. ``forward(images (B, C, size, size)) -> (B,)`` logits."""
+    layers of ``channels`` widths (on all the points of their level), each followed by
+    [batch normalisation,] a LeakyReLU and farthest-point pooling to a quarter of the points
+    (max or mean over the k nearest), then a last PointConv from all remaining points to one
+    logit at the centre. ``forward(images (B, C, size, size)) -> (B,)`` logits.
+
+    Args:
+        size, in_channels: the grid and the image channels.
+        channels: out channels of the PointConv layers before the last.
+        neighbours: k, of the PointConvs and of the pooling.
+        mid: M, the weight networks' width.
+        batchnorm: batch normalisation after each PointConv but the last (GASP's
+            ``add_batchnorm``; train/eval mode: see the module's docstring).
+        pool: ``"max"`` or ``"mean"`` (GASP's average pooling) over each kept point's neighbours.
+        weightnet_depth, weightnet_batchnorm, weightnet_final_activation: the weight networks
+            (:func:`weight_network`; GASP: 4, True, True).
+    """
 
     def __init__(self, size: int, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128, 256),
-                 neighbours: int = 9, mid: int = 8) -> None:
+                 neighbours: int = 9, mid: int = 8, *, batchnorm: bool = False, pool: str = "max",
+                 weightnet_depth: int = 2, weightnet_batchnorm: bool = False,
+                 weightnet_final_activation: bool = False) -> None:
         super().__init__()
         if size < 4 or not channels:
             raise ValueError(f"the discriminator needs a grid of at least 4² and one layer, "
                              f"got {size}, {channels}")
+        if min(channels) < 1 or neighbours < 1:
+            raise ValueError(f"every disc_channels width and neighbours must be positive, got "
+                             f"{tuple(channels)}, {neighbours}")
+        if pool not in POOLS:
+            raise ValueError(f"unknown disc_pool {pool!r}; expected one of {POOLS}")
+        if mid < 1 or weightnet_depth < 1:
+            raise ValueError(f"weightnet and weightnet_depth must be positive, got {mid}, {weightnet_depth}")
+        net: dict[str, Any] = dict(depth=weightnet_depth, batchnorm=weightnet_batchnorm,
+                                   final_activation=weightnet_final_activation)
         pts = grid_coords(size, size)                              # (N, 2)
         spacing = 2.0 / size
         convs, pools = [], []
@@ -172,7 +278,7 @@ class PointCloudDiscriminator(nn.Module):
         for c_out in channels:
             k = min(neighbours, len(pts))
             idx = nearest(pts, pts, k)
-            convs.append(PointConv(c_in, c_out, mid, (pts[idx] - pts[:, None]) / spacing, idx))
+            convs.append(PointConv(c_in, c_out, mid, (pts[idx] - pts[:, None]) / spacing, idx, net))
             keep = farthest_points(pts, max(1, len(pts) // 4))
             new = pts[keep]
             pools.append(nearest(new, pts, min(neighbours, len(pts))))
@@ -180,8 +286,11 @@ class PointCloudDiscriminator(nn.Module):
             spacing *= 2
         centre = torch.zeros(1, 2)
         last = torch.arange(len(pts))[None]
-        self.head = PointConv(c_in, 1, mid, (pts[None] - centre[:, None]) / spacing, last)
+        self.head = PointConv(c_in, 1, mid, (pts[None] - centre[:, None]) / spacing, last, net)
         self.convs = nn.ModuleList(convs)
+        #: batch norms after the PointConvs (empty without ``batchnorm``: no state-dict entries)
+        self.norms = nn.ModuleList(nn.BatchNorm1d(c) for c in channels) if batchnorm else nn.ModuleList()
+        self.pool = pool
         for n, p in enumerate(pools):
             self.register_buffer(f"pool{n}", p, persistent=False)
         self.size, self.in_channels = size, in_channels
@@ -192,8 +301,11 @@ class PointCloudDiscriminator(nn.Module):
                              f"{self.size}), got {tuple(images.shape)}")
         x = images.flatten(2).transpose(1, 2)                      # (B, N, C): values at the grid points
         for n, conv in enumerate(self.convs):
-            x = _leaky(conv(x))
-            x = x[:, getattr(self, f"pool{n}")].amax(dim=2)         # farthest-point pooling
+            x = conv(x)
+            if len(self.norms):
+                x = self.norms[n](x.transpose(1, 2)).transpose(1, 2)   # over the batch and the points
+            x = _leaky(x)[:, getattr(self, f"pool{n}")]                # (B, N_kept, k, C)
+            x = x.amax(dim=2) if self.pool == "max" else x.mean(dim=2)   # farthest-point pooling
         return self.head(x)[:, 0, 0]
 
 
@@ -208,8 +320,20 @@ class GASP(nn.Module):
         latent_dim: size of the Gaussian latent z.
         frequencies, sigma, hidden: the function representation (:class:`FourierFunction`).
         hypernet: hidden widths of the hypernetwork.
-        disc_channels, neighbours, weightnet: the discriminator (:class:`PointCloudDiscriminator`).
+        disc_channels, neighbours, weightnet: the discriminator (:class:`PointCloudDiscriminator`);
+            ``weightnet`` is the weight networks' width M.
         seed: seed of the frequencies and of the hypernetwork's initial output bias.
+        disc_batchnorm: batch normalisation in the discriminator (GASP: on).
+        disc_pool: the discriminator's pooling, ``"max"`` or ``"mean"`` (GASP: mean).
+        weightnet_depth: linear layers in each weight network (GASP: 4).
+        weightnet_batchnorm: batch normalisation in the weight networks (GASP: on).
+        weightnet_final_activation: a LeakyReLU (and batch norm) after the weight network's last
+            layer too (GASP: on).
+        generator_slope: LeakyReLU negative slope of the function's and the hypernetwork's hidden
+            layers (GASP: 0.1; the discriminator's stays 0.2, as GASP's).
+
+    The options after ``seed`` are off by default (this package's small GASP, the shipped
+    checkpoint); GASP's published 64² structure turns them on (see the module's docstring).
 
     Example:
         >>> gasp = GASP(image_size=16, latent_dim=8, frequencies=8, hidden=(16,), hypernet=(32,),
@@ -222,7 +346,9 @@ class GASP(nn.Module):
                  frequencies: int = 64, sigma: float = 2.0, hidden: Sequence[int] = (64, 64),
                  hypernet: Sequence[int] = (128, 128),
                  disc_channels: Sequence[int] = (32, 64, 128, 256), neighbours: int = 9, weightnet: int = 8,
-                 seed: int = 0) -> None:
+                 seed: int = 0, disc_batchnorm: bool = False, disc_pool: str = "max",
+                 weightnet_depth: int = 2, weightnet_batchnorm: bool = False,
+                 weightnet_final_activation: bool = False, generator_slope: float = SLOPE) -> None:
         super().__init__()
         if latent_dim < 1 or not hypernet or min(hypernet) < 1:
             raise ValueError("latent_dim and every hypernet width must be positive, "
@@ -230,21 +356,26 @@ class GASP(nn.Module):
         self.config = dict(image_size=image_size, in_channels=in_channels, latent_dim=latent_dim,
                            frequencies=frequencies, sigma=sigma, hidden=list(hidden), hypernet=list(hypernet),
                            disc_channels=list(disc_channels), neighbours=neighbours, weightnet=weightnet,
-                           seed=seed)
+                           seed=seed, disc_batchnorm=disc_batchnorm, disc_pool=disc_pool,
+                           weightnet_depth=weightnet_depth, weightnet_batchnorm=weightnet_batchnorm,
+                           weightnet_final_activation=weightnet_final_activation,
+                           generator_slope=generator_slope)
         #: the function representation f_θ, a coordinate model given its weights θ
-        self.function = FourierFunction(frequencies, sigma, hidden, in_channels, seed)
+        self.function = FourierFunction(frequencies, sigma, hidden, in_channels, seed, generator_slope)
         layers: list[nn.Module] = []
         width = latent_dim
         for h in hypernet:
-            layers += [nn.Linear(width, h), nn.LeakyReLU(SLOPE)]
+            layers += [nn.Linear(width, h), nn.LeakyReLU(generator_slope)]
             width = h
         out = nn.Linear(width, self.function.num_weights)
         with torch.no_grad():
             out.weight.mul_(0.1)
             out.bias.copy_(self.function.initial_weights(torch.Generator().manual_seed(seed)))
         self.hypernetwork = nn.Sequential(*layers, out)
-        self.discriminator = PointCloudDiscriminator(image_size, in_channels, disc_channels, neighbours,
-                                                     weightnet)
+        self.discriminator = PointCloudDiscriminator(
+            image_size, in_channels, disc_channels, neighbours, weightnet, batchnorm=disc_batchnorm,
+            pool=disc_pool, weightnet_depth=weightnet_depth, weightnet_batchnorm=weightnet_batchnorm,
+            weightnet_final_activation=weightnet_final_activation)
         self.latent_dim, self.low_size = latent_dim, image_size
 
     def generator_parameters(self) -> list[nn.Parameter]:
