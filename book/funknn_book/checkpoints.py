@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from funknn.checkpoints import load, read
-from funknn.pretrained import pretrained_path
+from funknn.pretrained import checkpoint_dir, pretrained_path
 
-__all__ = ["checkpoint_path", "training_meta", "provenance", "training_minutes", "load_checked"]
+__all__ = ["checkpoint_path", "budget_path", "training_meta", "provenance", "training_minutes",
+           "load_checked"]
 
 
 def checkpoint_path(stem: str, *, train: bool = False, checkpoint_dir: str | Path | None = None,
@@ -39,6 +40,17 @@ def checkpoint_path(stem: str, *, train: bool = False, checkpoint_dir: str | Pat
         raise ValueError(f"no shipped checkpoint for {stem!r} in this profile: pass train=True or "
                          "checkpoint_dir=... (a folder of checkpoints you trained)")
     return pretrained_path(shipped)
+
+
+def budget_path(name: str, steps: int) -> Path | None:
+    """The shipped checkpoint ``name`` trained on to ``steps`` steps (``budget/<name>_steps<steps>.pt``
+    beside the shipped checkpoints, made by ``make budget``), or ``None`` where there is none.
+
+    >>> budget_path("photos_single", 10**9) is None
+    True
+    """
+    path = checkpoint_dir() / "budget" / f"{name}_steps{steps}.pt"
+    return path if path.is_file() else None
 
 
 def training_meta(checkpoint: Any) -> Mapping[str, Any]:
