@@ -135,12 +135,27 @@ def _files(results_dir: Path) -> dict[str, dict[str, Any] | None]:
     return {name: _load(results_dir, name) for name in sorted(names)}
 
 
-def refresh(results_dir: str | os.PathLike, golden: str | os.PathLike, machine: str = "") -> dict[str, Any]:
+def refresh(results_dir: str | os.PathLike, golden: str | os.PathLike, machine: str = "",
+            only: Sequence[str] | None = None) -> dict[str, Any]:
     """Rewrite ``golden`` (atomically) from the results files of a quick-profile run in
-    ``results_dir``; every pin must be there. Returns what was written."""
+    ``results_dir``; every pin must be there. With ``only`` (chapter notebooks), only those
+    chapters' pins are taken from the run and the others kept from the existing ``golden`` (a
+    chapter re-run alone, e.g. after shipping another training seed of its models); the file's
+    ``machine`` then names both runs. Returns what was written."""
     files = _files(Path(results_dir))
+    kept: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
+    if only is not None:
+        unknown = sorted(set(only) - {pin.notebook for pin in PINS})
+        if unknown:
+            raise ValueError(f"no pins of {unknown}; pinned chapters: {sorted({p.notebook for p in PINS})}")
+        old = json.loads(Path(golden).read_text(encoding="utf-8"))
+        kept = {(p["notebook"], tuple(p["path"])): p for p in old["pins"] if p["notebook"] not in only}
+        machine = f"{', '.join(sorted(only))}: {machine}; the others: {old.get('machine', '')}"
     pins = []
     for pin in PINS:
+        if (pin.notebook, tuple(pin.path)) in kept:
+            pins.append(kept[pin.notebook, tuple(pin.path)])
+            continue
         data = files.get(pin.notebook)
         if data is None:
             raise FileNotFoundError(f"{pin.notebook}.json is not in {results_dir}: run the chapter first")
@@ -195,11 +210,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("command", choices=("check", "refresh"))
     parser.add_argument("results_dir", help="the chapters' results files (make: _build/results)")
     parser.add_argument("--golden", default=str(Path(__file__).resolve().parents[1] / "golden.json"))
+    parser.add_argument("--only", nargs="+", default=None, metavar="NOTEBOOK",
+                        help="refresh: take only these chapters' pins from the run, keep the others")
     args = parser.parse_args(argv)
     if args.command == "refresh":
         from .profiles import machine
 
-        out = refresh(args.results_dir, args.golden, machine=machine())
+        out = refresh(args.results_dir, args.golden, machine=machine(), only=args.only)
         print(f"wrote {args.golden}: {len(out['pins'])} pins")
         return 0
     rows = check(args.results_dir, args.golden)

@@ -83,3 +83,18 @@ def test_a_spread_per_image_needs_the_number_of_images(tmp_path):
     (run / "06_limited_view_ct.json").write_text(json.dumps(data))
     with pytest.raises(KeyError, match="test_images"):
         golden.refresh(run, spec)
+
+
+def test_refresh_of_one_chapter_keeps_the_other_pins(tmp_path):
+    run, spec = tmp_path / "run", tmp_path / "golden.json"
+    run.mkdir()
+    fabricate(run)
+    golden.refresh(run, spec, machine="first")
+    fabricate(run, shift=-1.0)                      # every figure moved; only chapter 1's are taken
+    out = golden.refresh(run, spec, machine="second", only=["01_super_resolution"])
+    values = {(p["notebook"], " / ".join(p["path"])): p["value"] for p in out["pins"]}
+    assert values["01_super_resolution", "snr / FunkNN (single) / ×2"] == 19.0
+    assert values["05_inverse_derivatives", "si_snr_db / dense: Poisson"] == 20.0
+    assert len(out["pins"]) == len(golden.PINS) and "second" in out["machine"] and "first" in out["machine"]
+    with pytest.raises(ValueError, match="no pins of"):
+        golden.refresh(run, spec, only=["99_nothing"])
