@@ -31,10 +31,16 @@ def fabricate(folder, shift=0.0, profile="quick"):
         (folder / f"{name}.json").write_text(json.dumps(data))
 
 
-def test_refresh_then_check_passes_and_a_regression_fails(tmp_path, capsys):
-    run, spec = tmp_path / "run", tmp_path / "golden.json"
+def fabricated(tmp_path):
+    """A run folder of fabricated results files (``fabricate``) and the golden file's path beside it."""
+    run = tmp_path / "run"
     run.mkdir()
     fabricate(run)
+    return run, tmp_path / "golden.json"
+
+
+def test_refresh_then_check_passes_and_a_regression_fails(tmp_path, capsys):
+    run, spec = fabricated(tmp_path)
     out = golden.refresh(run, spec, machine="test")
     assert len(out["pins"]) == len(golden.PINS)
     tolerances = {" / ".join(p["path"]): p["tolerance"] for p in out["pins"]}
@@ -57,9 +63,7 @@ def test_refresh_then_check_passes_and_a_regression_fails(tmp_path, capsys):
 
 
 def test_missing_files_fail_and_another_profile_is_skipped(tmp_path):
-    run, spec = tmp_path / "run", tmp_path / "golden.json"
-    run.mkdir()
-    fabricate(run)
+    run, spec = fabricated(tmp_path)
     golden.refresh(run, spec)
     (run / "04_generative_prior.json").unlink()
     rows = golden.check(run, spec)
@@ -75,9 +79,7 @@ def test_missing_files_fail_and_another_profile_is_skipped(tmp_path):
 
 
 def test_a_spread_per_image_needs_the_number_of_images(tmp_path):
-    run, spec = tmp_path / "run", tmp_path / "golden.json"
-    run.mkdir()
-    fabricate(run)
+    run, spec = fabricated(tmp_path)
     data = json.loads((run / "06_limited_view_ct.json").read_text())
     del data["test_images"]
     (run / "06_limited_view_ct.json").write_text(json.dumps(data))
@@ -86,9 +88,7 @@ def test_a_spread_per_image_needs_the_number_of_images(tmp_path):
 
 
 def test_refresh_of_one_chapter_keeps_the_other_pins(tmp_path):
-    run, spec = tmp_path / "run", tmp_path / "golden.json"
-    run.mkdir()
-    fabricate(run)
+    run, spec = fabricated(tmp_path)
     golden.refresh(run, spec, machine="first")
     fabricate(run, shift=-1.0)                      # every figure moved; only chapter 1's are taken
     out = golden.refresh(run, spec, machine="second", only=["01_super_resolution"])
