@@ -267,8 +267,6 @@ class PointCloudDiscriminator(nn.Module):
                              f"{tuple(channels)}, {neighbours}")
         if pool not in POOLS:
             raise ValueError(f"unknown disc_pool {pool!r}; expected one of {POOLS}")
-        if mid < 1 or weightnet_depth < 1:
-            raise ValueError(f"weightnet and weightnet_depth must be positive, got {mid}, {weightnet_depth}")
         net: dict[str, Any] = dict(depth=weightnet_depth, batchnorm=weightnet_batchnorm,
                                    final_activation=weightnet_final_activation)
         pts = grid_coords(size, size)                              # (N, 2)
