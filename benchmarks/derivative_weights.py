@@ -8,8 +8,8 @@ the prior), the data the gradients of its cubic-convolution interpolant
 (funknn.physics.measure_gradients), dense or at the 20% largest |∇u|. Prints the mean SI-SNR per
 weight and the best weight per method and problem.
 
-    .venv/bin/python benchmarks/derivative_weights.py [--images 8] [--n 128] [--steps 800]
-        [--finetune-steps 200] [--weights 0 0.001 0.01 0.1 0.3 1] [--checkpoint-dir DIR]
+    .venv/bin/python benchmarks/derivative_weights.py [--images 8] [--n 128] [--steps 400]
+        [--finetune-steps 100] [--weights 0 0.001 0.01 0.1 0.3 1] [--checkpoint-dir DIR]
         [--gasp shipped|FILE] [--methods funknn poisson gasp]
 
 The defaults are chapter 5's quick profile (the images of one weight are solved as one batch).
@@ -35,8 +35,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--n", type=int, default=128, help="reconstruction resolution")
-    parser.add_argument("--steps", type=int, default=800, help="latent steps of the prior")
-    parser.add_argument("--finetune-steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=400, help="latent steps of the prior")
+    parser.add_argument("--finetune-steps", type=int, default=100)
     parser.add_argument("--lr", type=float, default=3e-2)
     parser.add_argument("--finetune-lr", type=float, default=1e-4)
     parser.add_argument("--batch-points", type=int, default=1024)
