@@ -31,9 +31,5 @@ def pytest_collection_modifyitems(config, items):
     """The slow tests first, the notebook runs (the longest) before the others: pytest-xdist hands
     out the tests in this order, so the long ones start at once on both workers instead of
     finishing alone at the end of the run."""
-    def key(indexed):
-        index, item = indexed
-        slow = item.get_closest_marker("slow") is not None
-        return (not slow, item.path.name != "test_notebooks.py", index)
-
-    items[:] = [item for _, item in sorted(enumerate(items), key=key)]
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None,     # a stable sort
+                                 item.path.name != "test_notebooks.py"))
